@@ -1,0 +1,120 @@
+"""A Stable-Baselines3 VecEnv that steps all B users with one simulator call."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices, VecEnvStepReturn
+
+from envs.config import EnvConfig
+from envs.core import SessionBatch
+from envs.wrappers import weight_array
+from simulators import OBJECTIVE_NAMES, SessionSimulator
+
+
+class SlateVecEnv(VecEnv):
+    """Native batched VecEnv with same-step auto-reset and a linearly scalarized reward.
+
+    Ended sessions are replaced in the same step, as SB3 expects: the returned observation of a
+    done env is the new session's first one, and the final one is in
+    ``infos[i]["terminal_observation"]``. Done envs also get ``infos[i]["episode"]``
+    (``r``, ``l``, ``t``, like SB3's Monitor) and ``infos[i]["episode_objectives"]`` (the
+    per-objective return). The per-step vector reward of all envs is `last_vector_reward`
+    (float32[B, M]); infos of envs that did not finish stay empty, which keeps the step free
+    of per-user Python work.
+
+    Args:
+        env_config: environment (simulator + default weights).
+        num_envs: B, the number of concurrent sessions.
+        seed: env i uses seed + i, so env i reproduces `gymnasium.make(...).reset(seed=seed + i)`.
+        weights: scalarization weights; default `env_config.reward_weights`.
+        simulator: reuse an existing simulator (and its catalog).
+    """
+
+    def __init__(
+        self,
+        env_config: EnvConfig,
+        num_envs: int,
+        seed: int | None = None,
+        weights: Sequence[float] | dict[str, float] | None = None,
+        simulator: SessionSimulator | None = None,
+    ) -> None:
+        self.env_config = env_config
+        self.batch = SessionBatch(env_config.simulator, num_envs, simulator)
+        super().__init__(num_envs, self.batch.observation_space, self.batch.action_space)
+        self.reward_space = self.batch.reward_space
+        self.objective_names = OBJECTIVE_NAMES
+        self.weights = weight_array(env_config.weight_vector() if weights is None else weights)
+        self.last_vector_reward = np.zeros((num_envs, len(OBJECTIVE_NAMES)), np.float32)
+        self._actions: np.ndarray | None = None
+        self._start = time.time()
+        self.seed(seed)
+
+    def seed(self, seed: int | None = None) -> Sequence[None | int]:
+        """Seed env i with seed + i (random if None); takes effect at the next `reset()`."""
+        if seed is None:
+            seed = int(np.random.SeedSequence().generate_state(1, np.uint64)[0] >> np.uint64(2))
+        self._seeds = [seed + i for i in range(self.num_envs)]
+        return self._seeds
+
+    def reset(self) -> dict[str, np.ndarray]:
+        if self._seeds:
+            self.batch.seed(np.asarray(self._seeds, dtype=np.int64))
+            self._seeds = []
+        obs = self.batch.reset()
+        self.reset_infos = [{} for _ in range(self.num_envs)]
+        return obs
+
+    def step_async(self, actions: np.ndarray) -> None:
+        self._actions = actions
+
+    def step_wait(self) -> VecEnvStepReturn:
+        assert self._actions is not None, "step_async must be called before step_wait"
+        obs, result = self.batch.step(self._actions)
+        self._actions = None
+        vector = result.objectives
+        self.last_vector_reward = vector
+        rewards = vector @ self.weights
+        dones = result.terminated | result.truncated
+        infos: list[dict[str, Any]] = [{} for _ in range(self.num_envs)]
+        ended = np.flatnonzero(dones)
+        if ended.size:
+            returns = self.batch.episode_return[ended]
+            lengths = self.batch.episode_length[ended]
+            elapsed = round(time.time() - self._start, 6)
+            for j, i in enumerate(ended):
+                infos[i] = {
+                    "terminal_observation": {key: value[i].copy() for key, value in obs.items()},
+                    "TimeLimit.truncated": bool(result.truncated[i]),
+                    "episode": {"r": float(returns[j] @ self.weights), "l": int(lengths[j]), "t": elapsed},
+                    "episode_objectives": dict(zip(self.objective_names, returns[j].tolist())),
+                }
+            fresh = self.batch.reset(ended)
+            for key in obs:
+                obs[key][ended] = fresh[key]
+        return obs, rewards.astype(np.float32), dones, infos
+
+    def close(self) -> None:
+        pass
+
+    def get_attr(self, attr_name: str, indices: VecEnvIndices = None) -> list[Any]:
+        return [getattr(self, attr_name) for _ in self._get_indices(indices)]
+
+    def set_attr(self, attr_name: str, value: Any, indices: VecEnvIndices = None) -> None:
+        setattr(self, attr_name, value)
+
+    def env_method(self, method_name: str, *method_args: Any, indices: VecEnvIndices = None, **kwargs: Any) -> list[Any]:
+        method = getattr(self, method_name)
+        return [method(*method_args, **kwargs) for _ in self._get_indices(indices)]
+
+    def env_is_wrapped(self, wrapper_class: type, indices: VecEnvIndices = None) -> list[bool]:
+        return [False for _ in self._get_indices(indices)]
+
+    def _get_indices(self, indices: VecEnvIndices) -> Iterable[int]:
+        if indices is None:
+            return range(self.num_envs)
+        if isinstance(indices, int):
+            return [indices]
+        return indices

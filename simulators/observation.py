@@ -1,0 +1,92 @@
+"""What a ranker sees: user features, candidate features and the candidate mask.
+
+Feature names and order are part of the env and model-card contract. Hidden traits (skip
+propensity, patience) are deliberately not observed: a ranker must infer them from behaviour,
+as in production. Candidate features mix static track metadata with two user-dependent
+columns (artist just heard, genre exposure) so that a policy *can* learn to avoid fatigue.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from simulators.config import SimulatorConfig
+from simulators.items import STATIC_ITEM_FEATURES, Catalog
+from simulators.session import SessionState
+from simulators.users import genre_exposure_of, recently_heard
+
+USER_TRAIT_FEATURES = ("premium", "fatigue", "recent_skip_rate", "session_progress")
+USER_ITEM_FEATURES = ("artist_recent", "genre_exposure")
+
+
+def user_feature_names(catalog: Catalog) -> list[str]:
+    taste = [f"taste_{i}" for i in range(catalog.embedding_dim)]
+    genres = [f"genre_exposure_{g}" for g in range(catalog.num_genres)]
+    return taste + list(USER_TRAIT_FEATURES) + genres
+
+
+def item_feature_names(catalog: Catalog) -> list[str]:
+    embedding = [f"embedding_{i}" for i in range(catalog.embedding_dim)]
+    return embedding + list(STATIC_ITEM_FEATURES) + list(USER_ITEM_FEATURES)
+
+
+class ObservationBuilder:
+    """Builds ``{user: float32[B, du], items: float32[B, N, di], mask: int8[B, N]}``.
+
+    Args:
+        catalog: the item corpus.
+        config: the simulator config (bounds of fatigue and exposure, session length).
+    """
+
+    def __init__(self, config: SimulatorConfig, catalog: Catalog) -> None:
+        self.catalog = catalog
+        self.max_steps = config.max_steps
+        d_static = catalog.static_features.shape[1]
+        self._static = np.zeros((catalog.num_items, d_static + len(USER_ITEM_FEATURES)), np.float32)
+        self._static[:, :d_static] = catalog.static_features
+        self._genre_artist = np.column_stack([catalog.genre, catalog.artist]).astype(np.int32)
+        self.user_dim = catalog.embedding_dim + len(USER_TRAIT_FEATURES) + catalog.num_genres
+        self.item_dim = self._static.shape[1]
+        self.user_low, self.user_high, self.item_low, self.item_high = self._bounds(config)
+
+    def _bounds(self, config: SimulatorConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Finite feature bounds, derived from the dynamics (exposure is a geometric sum)."""
+        d, g = self.catalog.embedding_dim, self.catalog.num_genres
+        dyn = config.dynamics
+        max_exposure = 1.0 / (1.0 - dyn.genre_decay) if dyn.genre_decay < 1 else float(config.max_steps * config.slate_size)
+        per_step = dyn.skip_fatigue * config.slate_size + config.shelf.no_choice_fatigue
+        max_fatigue = config.max_steps * per_step
+        user_low = np.concatenate([-np.ones(d), np.zeros(4 + g)])
+        user_high = np.concatenate([np.ones(d), [1.0, max_fatigue, 1.0, 1.0], np.full(g, max_exposure)])
+        static = self._static[:, : -len(USER_ITEM_FEATURES)]
+        item_low = np.concatenate([np.minimum(static.min(axis=0), 0.0), [0.0, 0.0]])
+        item_high = np.concatenate([np.maximum(static.max(axis=0), 0.0), [1.0, max_exposure]])
+        return (
+            user_low.astype(np.float32),
+            user_high.astype(np.float32),
+            item_low.astype(np.float32),
+            item_high.astype(np.float32),
+        )
+
+    def __call__(self, state: SessionState, rows: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """Observation of all users, or of users `rows` (int[R]) only."""
+        users = state.users
+        sel = slice(None) if rows is None else rows
+        ids, mask = state.candidate_ids[sel], state.candidate_mask[sel]
+        d, g = self.catalog.embedding_dim, self.catalog.num_genres
+
+        user = np.empty((ids.shape[0], self.user_dim), np.float32)
+        user[:, :d] = users.taste[sel]
+        user[:, d] = users.premium[sel]
+        user[:, d + 1] = users.fatigue[sel]
+        user[:, d + 2] = users.recent_skip_rate[sel]
+        user[:, d + 3] = users.steps[sel] / np.float32(self.max_steps)
+        user[:, d + 4 : d + 4 + g] = users.genre_exposure[sel]
+
+        items = np.take(self._static, ids, axis=0)
+        genre_artist = np.take(self._genre_artist, ids, axis=0)
+        items[:, :, -2] = recently_heard(genre_artist[:, :, 1], users.recent_artists[sel])
+        items[:, :, -1] = genre_exposure_of(users.genre_exposure[sel], genre_artist[:, :, 0])
+        if not mask.all():
+            items *= mask[:, :, None]
+        return {"user": user, "items": items, "mask": mask.astype(np.int8)}
