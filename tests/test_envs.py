@@ -161,7 +161,8 @@ def test_envs_pickle_and_continue_identically(env_id: str) -> None:
     action = env.action_space.sample()
     for dumps, loads in ((pickle.dumps, pickle.loads), (cloudpickle.dumps, cloudpickle.loads)):
         clone = loads(dumps(env))
-        (obs_a, reward_a, *_), (obs_b, reward_b, *_) = clone.step(action), loads(dumps(clone)).step(action)
+        twin = loads(dumps(clone))
+        (obs_a, reward_a, *_), (obs_b, reward_b, *_) = clone.step(action), twin.step(action)
         np.testing.assert_array_equal(reward_a, reward_b)
         np.testing.assert_array_equal(obs_a["items"], obs_b["items"])
     vec = make_vec_env(env_id, 4, seed=1, overrides=SMALL)
