@@ -1,0 +1,118 @@
+"""Experiment configuration for `scripts/train_agent.py`: one YAML file, validated here.
+
+`configs/train_default.yaml` is the main job's default; every field below is documented once,
+with its default. Dotted overrides (`--set algo.learning_rate=1e-3`) apply before validation,
+so a typo fails with the field named.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, ValidationError, model_validator
+
+from simulators.config import ConfigError, StrictModel, format_validation_error, read_yaml, set_dotted
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+DEFAULT_TRAIN_CONFIG = CONFIG_DIR / "train_default.yaml"
+
+Algorithm = Literal["ppo", "a2c", "sac", "td3", "dqn"]
+
+
+class EnvSection(StrictModel):
+    """Which environment to train on, and how many sessions run side by side."""
+
+    id: str = Field("segue/MusicQueue-v0", description="Registered Segue env id.")
+    config: str | None = Field(None, description="Env YAML (None: the env's file under configs/).")
+    overrides: dict[str, Any] = Field(default_factory=dict, description="Dotted env-config overrides.")
+    num_envs: int = Field(64, ge=1, le=65536, description="Concurrent simulated users in the batched VecEnv.")
+    normalize_reward: bool = Field(True, description="Scale rewards by a running return std (VecNormalize).")
+
+
+class PolicySection(StrictModel):
+    """The slate scoring network (PPO/A2C); SAC/TD3/DQN use SB3's MultiInputPolicy with `hidden`."""
+
+    hidden: int = Field(64, ge=4, le=1024, description="Width of the scorer and critic layers.")
+    attention: bool = Field(False, description="Candidate self-attention in the scorer.")
+
+
+class AlgoSection(StrictModel):
+    """Hyperparameters passed to the SB3 algorithm (unused ones are ignored per algorithm)."""
+
+    learning_rate: float = Field(3e-4, gt=0, le=1, description="Adam learning rate.")
+    gamma: float = Field(0.95, gt=0, le=1, description="Discount per step (one slate).")
+    n_steps: int = Field(32, ge=1, description="PPO/A2C: rollout length per env.")
+    batch_size: int = Field(512, ge=1, description="PPO/SAC/TD3/DQN minibatch size.")
+    n_epochs: int = Field(4, ge=1, description="PPO: passes over each rollout.")
+    gae_lambda: float = Field(0.9, ge=0, le=1, description="PPO/A2C: GAE lambda.")
+    clip_range: float = Field(0.2, gt=0, le=1, description="PPO: clipping.")
+    ent_coef: float = Field(0.01, ge=0, description="PPO/A2C: entropy bonus.")
+    vf_coef: float = Field(0.5, ge=0, description="PPO/A2C: value-loss weight.")
+    max_grad_norm: float = Field(0.5, gt=0, description="Gradient clipping.")
+    buffer_size: int = Field(50_000, ge=100, description="SAC/TD3/DQN replay buffer size.")
+    learning_starts: int = Field(1_000, ge=0, description="SAC/TD3/DQN: steps before learning.")
+
+
+class EvaluationSection(StrictModel):
+    """The end-of-run comparison against baseline rankers."""
+
+    sessions: int = Field(500, ge=1, description="Simulated sessions per policy (same users for all).")
+    seed: int = Field(12345, description="Seed of the evaluation users (disjoint from training seeds).")
+    baselines: list[str] = Field(
+        default_factory=lambda: ["random", "popularity", "greedy"], description="Baseline rankers to compare."
+    )
+
+
+class TrainConfig(StrictModel):
+    """Everything one training run needs; saved resolved as `config.yaml` in the run folder."""
+
+    algo: Algorithm = Field("ppo", description="SB3 algorithm.")
+    total_timesteps: int = Field(150_000, ge=1, description="Environment steps (slates served) to train for.")
+    seed: int = Field(0, description="Seed of torch, the training users and action sampling.")
+    run_dir: str | None = Field(None, description="Run folder (default runs/<algo>-<env>-<timestamp>).")
+    runs_root: str = Field("runs", description="Parent folder of default run folders.")
+    checkpoint_every: int = Field(25_000, ge=1, description="Checkpoint interval in timesteps.")
+    torch_threads: int = Field(2, ge=1, le=256, description="torch intra-op threads.")
+    env: EnvSection = EnvSection()
+    policy: PolicySection = PolicySection()
+    hyperparameters: AlgoSection = AlgoSection()
+    evaluation: EvaluationSection = EvaluationSection()
+
+    @model_validator(mode="after")
+    def _check_batch(self) -> TrainConfig:
+        if self.algo == "ppo" and self.hyperparameters.batch_size > self.hyperparameters.n_steps * self.env.num_envs:
+            raise ValueError(
+                "hyperparameters.batch_size must not exceed n_steps * env.num_envs "
+                f"({self.hyperparameters.n_steps} * {self.env.num_envs}); lower it or collect longer rollouts"
+            )
+        return self
+
+    def digest(self) -> str:
+        """sha256 of the resolved config (run folder aside): the model card's config hash."""
+        data = self.model_dump(exclude={"run_dir"})
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
+def parse_value(text: str) -> Any:
+    """Parse a `--set` value with YAML rules: numbers, booleans, lists, null, else a string."""
+    import yaml
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def load_train_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> TrainConfig:
+    """Read a training YAML (default: configs/train_default.yaml) and apply dotted overrides."""
+    path = Path(path) if path is not None else DEFAULT_TRAIN_CONFIG
+    tree = read_yaml(path)
+    for key, value in (overrides or {}).items():
+        set_dotted(tree, key, value)
+    try:
+        return TrainConfig.model_validate(tree)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, str(path))) from None

@@ -1,0 +1,1 @@
+"""Policy evaluation: paired rollouts on common random numbers and summary statistics."""

@@ -1,0 +1,103 @@
+"""The scoring policy: candidates in, scores out.
+
+`ItemScorer` *is* the exported serving model. It is permutation-equivariant over candidates
+(every candidate goes through the same encoder; optional attention mixes them symmetrically),
+so it scores any number N of candidates and reordering the inputs reorders the outputs.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+#: Score of a masked (padding) candidate: finite, so softmax and ONNX stay NaN-free, and low
+#: enough that exp(score - max) underflows to exactly 0 in float32.
+MASKED_SCORE = -1.0e9
+
+
+def mlp(sizes: list[int], activation: type[nn.Module] = nn.ReLU) -> nn.Sequential:
+    """Linear layers with activations between them (none after the last)."""
+    layers: list[nn.Module] = []
+    for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(nn.Linear(fan_in, fan_out))
+        if i < len(sizes) - 2:
+            layers.append(activation())
+    return nn.Sequential(*layers)
+
+
+class CandidateAttention(nn.Module):
+    """One residual self-attention block over the candidate set, padding masked out.
+
+    Written with plain matmul/softmax (single head) rather than `nn.MultiheadAttention`, whose
+    traced ONNX graph fixes the candidate count; this one exports with dynamic B and N.
+    """
+
+    def __init__(self, hidden: int):
+        super().__init__()
+        self.query, self.key, self.value = (nn.Linear(hidden, hidden) for _ in range(3))
+        self.norm = nn.LayerNorm(hidden)
+        self.scale = hidden**-0.5
+
+    def forward(self, z: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        logits = torch.matmul(self.query(z), self.key(z).transpose(1, 2)) * self.scale
+        logits = logits.masked_fill(~mask.unsqueeze(1), MASKED_SCORE)
+        mixed = torch.matmul(torch.softmax(logits, dim=-1), self.value(z))
+        return self.norm(z + mixed)
+
+
+class ItemScorer(nn.Module):
+    """scores = f(user[B, du], items[B, N, di], mask[B, N]) -> float32[B, N].
+
+    Each candidate's encoding e_i meets the user encoding u as [e_i, e_i * u, u] (the product
+    term lets the net express taste-feature affinity directly), followed by a shared MLP.
+    With `attention`, one self-attention block over the candidate set (padding masked) lets a
+    score depend on the other candidates, e.g. to spread genres across a slate.
+
+    Args:
+        user_dim: du.
+        item_dim: di.
+        hidden: width of all hidden layers.
+        attention: add a candidate self-attention block.
+    """
+
+    def __init__(self, user_dim: int, item_dim: int, hidden: int = 64, attention: bool = False):
+        super().__init__()
+        self.user_dim, self.item_dim, self.hidden = user_dim, item_dim, hidden
+        self.item_encoder = mlp([item_dim, hidden, hidden])
+        self.user_encoder = mlp([user_dim, hidden, hidden])
+        self.joint = nn.Sequential(mlp([3 * hidden, hidden]), nn.ReLU())
+        self.attention = CandidateAttention(hidden) if attention else None
+        self.head = nn.Linear(hidden, 1)
+
+    def forward(self, user: torch.Tensor, items: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return self.score_encoded(user, self.item_encoder(items), mask)
+
+    def score_encoded(self, user: torch.Tensor, encoded: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Scores from item encodings already computed by `item_encoder` (shared with the critic)."""
+        mask = mask.bool()
+        u = self.user_encoder(user).unsqueeze(1).expand_as(encoded)
+        z = self.joint(torch.cat([encoded, encoded * u, u], dim=-1))
+        if self.attention is not None:
+            z = self.attention(z, mask)
+        scores = self.head(z).squeeze(-1)
+        return torch.where(mask, scores, torch.full_like(scores, MASKED_SCORE))
+
+
+class CandidateSetCritic(nn.Module):
+    """State value features from the user and a symmetric summary of the candidate encodings.
+
+    It reads the scorer's item encodings (masked mean and max), so the expensive per-candidate
+    encoder runs once per forward pass for actor and critic together.
+    """
+
+    def __init__(self, user_dim: int, hidden: int = 64):
+        super().__init__()
+        self.user_encoder = mlp([user_dim, hidden, hidden])
+        self.body = nn.Sequential(mlp([3 * hidden, hidden]), nn.ReLU())
+        self.latent_dim = hidden
+
+    def forward(self, user: torch.Tensor, encoded: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        valid = mask.float().unsqueeze(-1)
+        mean = (encoded * valid).sum(1) / valid.sum(1).clamp_min(1.0)
+        peak = torch.where(valid.bool(), encoded, torch.full_like(encoded, -1e4)).max(dim=1).values
+        return self.body(torch.cat([self.user_encoder(user), mean, peak], dim=-1))

@@ -1,0 +1,136 @@
+"""The slate policy for PPO and A2C, built through SB3's published seams.
+
+features extractor (`SlateObservationExtractor`: Dict obs -> one flat tensor)
+  -> mlp extractor (`SlateScoringExtractor`: actor latent = ItemScorer scores[B, N],
+                    critic latent = CandidateSetCritic over the same item encodings)
+  -> action distribution (`PlackettLuceDistribution` over the scores, identity action net)
+so PPO/A2C run unmodified: rollouts, advantages and losses are inherited.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from gymnasium import spaces
+from stable_baselines3.common.distributions import Distribution
+from stable_baselines3.common.policies import ActorCriticPolicy
+from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
+from stable_baselines3.common.type_aliases import Schedule
+from torch import nn
+
+from agents.distributions import PlackettLuceDistribution
+from agents.networks import CandidateSetCritic, ItemScorer
+
+
+def observation_shapes(observation_space: spaces.Dict) -> tuple[int, int, int]:
+    """(du, N, di) of a Segue Dict observation space, with a clear error for anything else."""
+    keys = set(observation_space.spaces) if isinstance(observation_space, spaces.Dict) else set()
+    if keys != {"user", "items", "mask"}:
+        raise ValueError(f"expected a Dict(user, items, mask) observation space, got {observation_space}")
+    user_dim = int(observation_space["user"].shape[0])
+    num_candidates, item_dim = (int(x) for x in observation_space["items"].shape)
+    return user_dim, num_candidates, item_dim
+
+
+class SlateObservationExtractor(BaseFeaturesExtractor):
+    """Flattens Dict(user, items, mask) into [user | items | mask] so SB3 sees one tensor."""
+
+    def __init__(self, observation_space: spaces.Dict):
+        user_dim, n, item_dim = observation_shapes(observation_space)
+        super().__init__(observation_space, features_dim=user_dim + n * item_dim + n)
+
+    def forward(self, observations: dict[str, torch.Tensor]) -> torch.Tensor:
+        b = observations["user"].shape[0]
+        return torch.cat(
+            [observations["user"], observations["items"].reshape(b, -1), observations["mask"].float()], dim=1
+        )
+
+
+class SlateScoringExtractor(nn.Module):
+    """Splits the flat features back into (user, items, mask); actor -> scores, critic -> latent."""
+
+    def __init__(self, user_dim: int, num_candidates: int, item_dim: int, hidden: int, attention: bool):
+        super().__init__()
+        self.user_dim, self.num_candidates, self.item_dim = user_dim, num_candidates, item_dim
+        self.scorer = ItemScorer(user_dim, item_dim, hidden=hidden, attention=attention)
+        self.critic = CandidateSetCritic(user_dim, hidden=hidden)
+        self.latent_dim_pi = num_candidates
+        self.latent_dim_vf = self.critic.latent_dim
+
+    def split(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        du, n, di = self.user_dim, self.num_candidates, self.item_dim
+        user = features[:, :du]
+        items = features[:, du : du + n * di].reshape(-1, n, di)
+        mask = features[:, du + n * di :] > 0.5
+        return user, items, mask
+
+    def forward(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        user, items, mask = self.split(features)
+        encoded = self.scorer.item_encoder(items)
+        return self.scorer.score_encoded(user, encoded, mask), self.critic(user, encoded, mask)
+
+    def forward_actor(self, features: torch.Tensor) -> torch.Tensor:
+        return self.scorer(*self.split(features))
+
+    def forward_critic(self, features: torch.Tensor) -> torch.Tensor:
+        user, items, mask = self.split(features)
+        return self.critic(user, self.scorer.item_encoder(items), mask)
+
+
+class SlateScoringPolicy(ActorCriticPolicy):
+    """Actor-critic policy whose actor is an `ItemScorer` and whose actions are PL slates.
+
+    Args:
+        observation_space: Dict(user, items, mask).
+        action_space: MultiDiscrete([N] * K).
+        lr_schedule: learning-rate schedule.
+        hidden: width of the scorer and critic.
+        attention: candidate self-attention in the scorer.
+        **kwargs: passed to `ActorCriticPolicy` (e.g. `ortho_init`, `optimizer_kwargs`).
+    """
+
+    def __init__(
+        self,
+        observation_space: spaces.Dict,
+        action_space: spaces.MultiDiscrete,
+        lr_schedule: Schedule,
+        hidden: int = 64,
+        attention: bool = False,
+        **kwargs: Any,
+    ):
+        if not isinstance(action_space, spaces.MultiDiscrete) or len(set(action_space.nvec.tolist())) != 1:
+            raise ValueError(f"SlateScoringPolicy needs MultiDiscrete([N] * K) actions, got {action_space}")
+        self.hidden, self.attention = hidden, attention
+        self.slate_size = len(action_space.nvec)
+        kwargs.setdefault("features_extractor_class", SlateObservationExtractor)
+        super().__init__(observation_space, action_space, lr_schedule, **kwargs)
+
+    def _build_mlp_extractor(self) -> None:
+        user_dim, n, item_dim = observation_shapes(self.observation_space)
+        self.mlp_extractor = SlateScoringExtractor(user_dim, n, item_dim, self.hidden, self.attention)
+
+    def _build(self, lr_schedule: Schedule) -> None:
+        self._build_mlp_extractor()
+        self.action_dist = PlackettLuceDistribution(self.slate_size)
+        self.action_net = self.action_dist.proba_distribution_net(self.mlp_extractor.latent_dim_pi)
+        self.value_net = nn.Linear(self.mlp_extractor.latent_dim_vf, 1)
+        if self.ortho_init:
+            self.mlp_extractor.apply(lambda module: self.init_weights(module, gain=float(np.sqrt(2))))
+            self.init_weights(self.mlp_extractor.scorer.head, gain=0.01)  # near-uniform initial slates
+            self.init_weights(self.value_net, gain=1.0)
+        self.optimizer = self.optimizer_class(self.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs)
+
+    def _get_action_dist_from_latent(self, latent_pi: torch.Tensor) -> Distribution:
+        return self.action_dist.proba_distribution(action_logits=self.action_net(latent_pi))
+
+    @property
+    def scorer(self) -> ItemScorer:
+        """The serving model (what `agents.export` writes to ONNX)."""
+        return self.mlp_extractor.scorer
+
+    def _get_constructor_parameters(self) -> dict[str, Any]:
+        data = super()._get_constructor_parameters()
+        data.update(hidden=self.hidden, attention=self.attention)
+        return data

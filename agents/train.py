@@ -1,0 +1,187 @@
+"""Config in, run folder out: train an SB3 agent on a Segue env, export it, evaluate it.
+
+Run folder layout (all written atomically):
+
+    config.yaml           the resolved TrainConfig (what `--resume` reuses)
+    tb/                   TensorBoard event files (one curve per objective)
+    checkpoints/          periodic checkpoints + latest.json
+    model.zip             the final SB3 model
+    scorer.onnx           the exported scoring policy (PPO/A2C)
+    model_card.json       its input schema, objectives, weights, versions, config hash
+    evaluation.json       policy vs baseline rankers on common simulated users
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+from stable_baselines3 import A2C, DQN, PPO, SAC, TD3
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.callbacks import CallbackList
+from stable_baselines3.common.utils import set_random_seed
+from stable_baselines3.common.vec_env import VecEnv, VecNormalize
+
+from agents.adapters import ScoreVectorActions, SlotBySlotActions
+from agents.callbacks import ObjectiveLogger, PeriodicCheckpoint
+from agents.checkpoint import find_slate_env, latest_checkpoint, restore_checkpoint, save_checkpoint
+from agents.config import TrainConfig
+from agents.evaluation.evaluator import evaluate_run
+from agents.export import atomic_write_bytes, atomic_write_json, export_onnx, model_card
+from agents.policies import SlateScoringPolicy
+from envs import SlateVecEnv, env_config_for
+from envs.config import EnvConfig
+from simulators import OBJECTIVE_NAMES, item_feature_names, user_feature_names
+
+log = logging.getLogger("segue.train")
+
+ALGORITHMS: dict[str, type[BaseAlgorithm]] = {"ppo": PPO, "a2c": A2C, "sac": SAC, "td3": TD3, "dqn": DQN}
+SLATE_POLICY_ALGOS = ("ppo", "a2c")
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """Where a finished run put its artifacts."""
+
+    run_dir: Path
+    model: BaseAlgorithm
+    scorer_path: Path | None
+    evaluation: dict[str, Any] | None
+    train_seconds: float
+
+
+def default_run_dir(config: TrainConfig) -> Path:
+    env_name = config.env.id.split("/")[-1]
+    return Path(config.runs_root) / f"{config.algo}-{env_name}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def build_env(config: TrainConfig) -> tuple[VecEnv, EnvConfig]:
+    """The batched env with the action adapter the algorithm needs (no normalization yet)."""
+    env_config = env_config_for(config.env.id, config.env.config, config.env.overrides)
+    env: VecEnv = SlateVecEnv(env_config, config.env.num_envs, seed=config.seed)
+    if config.algo in ("sac", "td3"):
+        env = ScoreVectorActions(env)
+    elif config.algo == "dqn":
+        env = SlotBySlotActions(env)
+    return env, env_config
+
+
+def build_model(config: TrainConfig, env: VecEnv, tensorboard_dir: Path) -> BaseAlgorithm:
+    """A fresh SB3 model with the config's hyperparameters (only those the algorithm takes)."""
+    hp = config.hyperparameters
+    common: dict[str, Any] = dict(
+        learning_rate=hp.learning_rate, gamma=hp.gamma, seed=config.seed, tensorboard_log=str(tensorboard_dir)
+    )
+    if config.algo in SLATE_POLICY_ALGOS:
+        policy_kwargs = dict(hidden=config.policy.hidden, attention=config.policy.attention)
+        on_policy = dict(
+            n_steps=hp.n_steps,
+            gae_lambda=hp.gae_lambda,
+            ent_coef=hp.ent_coef,
+            vf_coef=hp.vf_coef,
+            max_grad_norm=hp.max_grad_norm,
+        )
+        if config.algo == "ppo":
+            on_policy.update(batch_size=hp.batch_size, n_epochs=hp.n_epochs, clip_range=hp.clip_range)
+        return ALGORITHMS[config.algo](SlateScoringPolicy, env, policy_kwargs=policy_kwargs, **on_policy, **common)
+    off_policy = dict(
+        buffer_size=hp.buffer_size,
+        learning_starts=hp.learning_starts,
+        batch_size=hp.batch_size,
+        policy_kwargs=dict(net_arch=[config.policy.hidden, config.policy.hidden]),
+    )
+    return ALGORITHMS[config.algo]("MultiInputPolicy", env, **off_policy, **common)
+
+
+def hparams_of(config: TrainConfig) -> dict[str, Any]:
+    hp = config.hyperparameters
+    return {
+        "algo": config.algo,
+        "env": config.env.id,
+        "num_envs": config.env.num_envs,
+        "learning_rate": hp.learning_rate,
+        "gamma": hp.gamma,
+        "hidden": config.policy.hidden,
+        "attention": int(config.policy.attention),
+        "seed": config.seed,
+    }
+
+
+def export_scorer(model: BaseAlgorithm, config: TrainConfig, env_config: EnvConfig, run_dir: Path) -> Path:
+    """Write scorer.onnx and model_card.json for a slate-policy model."""
+    policy = model.policy
+    assert isinstance(policy, SlateScoringPolicy)
+    slate_env = find_slate_env(model.get_env())
+    catalog = slate_env.batch.simulator.catalog
+    path = export_onnx(policy.scorer, run_dir / "scorer.onnx")
+    card = model_card(
+        policy.scorer,
+        user_features=user_feature_names(catalog),
+        item_features=item_feature_names(catalog),
+        slate_size=env_config.simulator.slate_size,
+        objective_names=list(OBJECTIVE_NAMES),
+        weights=env_config.weight_vector(),
+        env_id=config.env.id,
+        config_hash=config.digest(),
+        extra={"name": f"{config.algo}-policy", "trained_timesteps": int(model.num_timesteps)},
+    )
+    atomic_write_json(run_dir / "model_card.json", card)
+    return path
+
+
+def train(config: TrainConfig, resume: bool = False, evaluate: bool = True) -> RunResult:
+    """Train (or resume) the run described by `config`; see the module docstring for outputs."""
+    run_dir = Path(config.run_dir) if config.run_dir else default_run_dir(config)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    config = config.model_copy(update={"run_dir": str(run_dir)})
+    atomic_write_bytes(run_dir / "config.yaml", yaml.safe_dump(config.model_dump(), sort_keys=False).encode())
+    torch.set_num_threads(config.torch_threads)
+    set_random_seed(config.seed)
+
+    inner_env, env_config = build_env(config)
+    algo_class = ALGORITHMS[config.algo]
+    checkpoint = latest_checkpoint(run_dir) if resume else None
+    if resume and checkpoint is None:
+        log.warning("no checkpoint in %s yet: starting this run from the beginning", run_dir)
+    if checkpoint is not None:
+        model = restore_checkpoint(checkpoint, algo_class, inner_env, tensorboard_log=str(run_dir / "tb"))
+        log.info("resumed from %s at %d timesteps", checkpoint, model.num_timesteps)
+    else:
+        env = (
+            VecNormalize(inner_env, norm_obs=False, norm_reward=True, gamma=config.hyperparameters.gamma)
+            if config.env.normalize_reward
+            else inner_env
+        )
+        model = build_model(config, env, run_dir / "tb")
+
+    remaining = config.total_timesteps - model.num_timesteps
+    callbacks = CallbackList(
+        [
+            ObjectiveLogger(env_config.reward_weights, hparams_of(config)),
+            PeriodicCheckpoint(run_dir, config.checkpoint_every),
+        ]
+    )
+    start = time.perf_counter()
+    if remaining > 0:
+        log.info("training %s on %s for %d timesteps (%d users in parallel)", config.algo.upper(), config.env.id,
+                 remaining, config.env.num_envs)
+        model.learn(
+            remaining, callback=callbacks, reset_num_timesteps=checkpoint is None, tb_log_name="tb", progress_bar=True
+        )
+    train_seconds = time.perf_counter() - start
+    save_checkpoint(model, run_dir)
+    buffer = io.BytesIO()
+    model.save(buffer)
+    atomic_write_bytes(run_dir / "model.zip", buffer.getvalue())
+
+    scorer_path = export_scorer(model, config, env_config, run_dir) if config.algo in SLATE_POLICY_ALGOS else None
+    evaluation = None
+    if evaluate and scorer_path is not None:
+        evaluation = evaluate_run(scorer_path, env_config, config.evaluation, run_dir)
+    return RunResult(run_dir, model, scorer_path, evaluation, train_seconds)
