@@ -48,6 +48,7 @@ class SessionBatch:
         self.state = self.simulator.reset(self.streams)
         self.episode_return = np.zeros((num_users, NUM_OBJECTIVES), np.float64)
         self.episode_length = np.zeros(num_users, np.int64)
+        self.episode_tracks = np.zeros(num_users, np.int64)
 
     def seed(self, seeds: np.ndarray) -> None:
         """Restart every user's random stream: seeds int[B]."""
@@ -59,6 +60,7 @@ class SessionBatch:
         self.simulator.reset_rows(self.state, rows, self.streams)
         self.episode_return[rows] = 0.0
         self.episode_length[rows] = 0
+        self.episode_tracks[rows] = 0
         return self.observe(self.state, rows)
 
     def step(self, slate: np.ndarray) -> tuple[dict[str, np.ndarray], StepResult]:
@@ -66,6 +68,7 @@ class SessionBatch:
         result = self.simulator.step(self.state, self.validate(slate), self.streams)
         self.episode_return += result.objectives
         self.episode_length += 1
+        self.episode_tracks += result.played.sum(axis=1)
         return self.observe(self.state), result
 
     def validate(self, slate: np.ndarray) -> np.ndarray:

@@ -83,6 +83,7 @@ class SlateVecEnv(VecEnv):
         if ended.size:
             returns = self.batch.episode_return[ended]
             lengths = self.batch.episode_length[ended]
+            tracks = self.batch.episode_tracks[ended]
             elapsed = round(time.time() - self._start, 6)
             for j, i in enumerate(ended):
                 infos[i] = {
@@ -90,6 +91,7 @@ class SlateVecEnv(VecEnv):
                     "TimeLimit.truncated": bool(result.truncated[i]),
                     "episode": {"r": float(returns[j] @ self.weights), "l": int(lengths[j]), "t": elapsed},
                     "episode_objectives": dict(zip(self.objective_names, returns[j].tolist())),
+                    "episode_tracks": int(tracks[j]),
                 }
             fresh = self.batch.reset(ended)
             for key in obs:

@@ -175,19 +175,22 @@ class CandidateGenerator:
         starts = np.concatenate([[0], slack + slot])
         ends = np.concatenate([slack + slot, [catalog.num_items]])
         self.stratum_size = (ends - starts).astype(np.float32)
-        width = int(self.stratum_size.max())
-        # Flat tables: entry (j, c) at j * width + c; the pair table holds (column item, alias item).
-        accept_table = np.ones((n, width), np.float32)
-        pair_table = np.full((n, width, 2), order[0], np.int64)
+        # Flat tables, entry (j, c) at j * width + c. The alias test "frac(u * size) >= accept[c]"
+        # becomes one comparison "u * size >= c + accept[c]" against `threshold`; the pair table
+        # holds (column item, alias item). Columns past a stratum's size (u * size can round up
+        # to size) repeat its last item and never alias, so every draw stays inside its stratum.
+        width = int(self.stratum_size.max()) + 1
+        threshold = np.full((n, width), np.inf, np.float32)
+        pair_table = np.empty((n, width, 2), np.int64)
         for j, (lo, hi) in enumerate(zip(starts, ends)):
             accept, alias = alias_table(weight[lo:hi])
-            accept_table[j, : hi - lo] = accept
+            threshold[j, : hi - lo] = np.arange(hi - lo) + accept
             pair_table[j, : hi - lo, 0] = order[lo:hi]
             pair_table[j, : hi - lo, 1] = order[lo:hi][alias]
-        self._accept = accept_table.ravel()
+            pair_table[j, hi - lo :] = order[hi - 1]
+        self._threshold = threshold.ravel()
         self._pairs = pair_table.ravel()
         self._offset = np.arange(n, dtype=np.int32) * width
-        self._last_column = self.stratum_size.astype(np.int32) - 1
         self._slot = np.arange(n)
 
     def sample(self, uniforms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -198,11 +201,12 @@ class CandidateGenerator:
             mask: bool[R, N], True for real candidates; each row has between min and N of them.
         """
         n = self.num_candidates
-        frac, column = np.modf(uniforms[:, :n] * self.stratum_size)
-        flat = np.minimum(column.astype(np.int32), self._last_column)
+        scaled = uniforms[:, :n] * self.stratum_size
+        flat = scaled.astype(np.int32)
         flat += self._offset
-        alias = frac >= np.take(self._accept, flat)
-        item_ids = np.take(self._pairs, 2 * flat + alias)
+        alias = scaled >= np.take(self._threshold, flat)
+        flat <<= 1
+        item_ids = np.take(self._pairs, flat + alias)
         if self.min_candidates == n:
             return item_ids, np.ones(item_ids.shape, dtype=bool)
         span = n - self.min_candidates + 1

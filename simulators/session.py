@@ -84,14 +84,6 @@ class StepResult:
     truncated: np.ndarray
 
 
-def dropped_picks(slate: np.ndarray, candidate_mask: np.ndarray) -> np.ndarray:
-    """Slots that repeat an earlier slot or pick padding: bool[B, K]."""
-    k = slate.shape[1]
-    same = slate[:, :, None] == slate[:, None, :]
-    repeat = np.matmul(same * np.tri(k, k, -1, dtype=np.float32), np.ones((k, 1), np.float32))[:, :, 0] > 0
-    return repeat | ~candidate_mask[np.arange(slate.shape[0])[:, None], slate]
-
-
 class SessionSimulator:
     """The batched listening-session simulator for one surface (queue or shelf).
 
@@ -112,7 +104,8 @@ class SessionSimulator:
         self._item_floats = np.column_stack(
             [cat.static_features[:, : d + 1], cat.duration_s]
         ).astype(np.float32)
-        self._item_ints = np.column_stack([cat.genre, cat.artist]).astype(np.int32)
+        # Attribute-major [genre; artist; id] so that a slate gathers straight into slot-major rows.
+        self._item_ints = np.stack([cat.genre, cat.artist, np.arange(cat.num_items)]).astype(np.int32)
         self._item_tags = np.column_stack([cat.promoted, cat.new_release | cat.long_tail, cat.owned])
         tracks_per_step = config.slate_size if config.surface == "queue" else 1
         self.reward_low, self.reward_high = objective_bounds(
@@ -151,14 +144,18 @@ class SessionSimulator:
         cfg, users, d = self.config, state.users, self.catalog.embedding_dim
         draw = streams.uniform(self._draws_per_step)
         n = self.num_candidates
-        rows = np.arange(slate.shape[0])[:, None]
+        b, k = slate.shape
 
-        item_ids = state.candidate_ids[rows, slate]
-        dropped = dropped_picks(slate, state.candidate_mask)
-        floats, ints, tags = (np.take(t, item_ids, axis=0) for t in (self._item_floats, self._item_ints, self._item_tags))
-        embedding, genre, artist = floats[:, :, :d], ints[:, :, 0], ints[:, :, 1]
+        picks = slate + np.arange(0, b * n, n)[:, None]
+        item_ids = np.take(state.candidate_ids, picks)
+        slots = np.take(self._item_ints, item_ids.T, axis=1).reshape(3 * k, b)
+        genre, artist = slots[:k].T, slots[k : 2 * k].T
+        same = self.memory.same_as_earlier(slots)
+        dropped = self.memory.repeats(same[2]) | ~np.take(state.candidate_mask, picks)
+        floats, tags = np.take(self._item_floats, item_ids, axis=0), np.take(self._item_tags, item_ids, axis=0)
+        embedding = floats[:, :, :d]
 
-        context = self.memory.context(users, genre, artist, ~dropped)
+        context = self.memory.context(users, genre, artist, same[:2], ~dropped)
         utility = track_utility(
             cfg.response,
             np.einsum("bkd,bd->bk", embedding, users.taste),
@@ -181,7 +178,7 @@ class SessionSimulator:
         )
         self.memory.update(users, embedding, genre, artist, played, early_skip, completed)
         truncated = (users.steps >= cfg.max_steps) & ~terminated
-        state.candidate_ids[:], state.candidate_mask[:] = self.candidates.sample(draw[:, : n + 1])
+        state.candidate_ids, state.candidate_mask = self.candidates.sample(draw[:, : n + 1])
         return StepResult(
             item_ids=item_ids,
             played=played,

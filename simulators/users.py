@@ -141,7 +141,7 @@ class SlateMemory:
 
     Time inside a slate runs per slot: slot k starts k track-lengths after the slate began,
     whether or not earlier slots were dropped (a dropped pick is a moment of silence). That
-    keeps the within-slate weights a constant [K, K] table instead of per-user powers.
+    keeps the within-slate weights a constant per-slot-pair table instead of per-user powers.
 
     Args:
         config: dynamics parameters.
@@ -155,23 +155,50 @@ class SlateMemory:
         self.sequential = sequential
         k = slate_size
         self.slots = np.arange(k, dtype=np.float32)
-        self.earlier = np.tri(k, k, -1, dtype=np.float32) if sequential else np.zeros((k, k), np.float32)
-        lag = np.arange(k)[:, None] - np.arange(k)[None, :]
+        # Slot pairs (later, earlier): later[p] > earlier[p]; P = K (K - 1) / 2 of them.
+        self.later, self.earlier = np.tril_indices(k, -1)
         self.genre_pow = np.float32(config.genre_decay) ** np.arange(k + 1, dtype=np.float32)
         self.fatigue_pow = np.float32(config.fatigue_decay) ** np.arange(k + 1, dtype=np.float32)
-        self.within_decay = self.earlier * self.genre_pow[np.maximum(lag - 1, 0)]
+        # pair_weights[:, k, p]: how much pair p adds to slot k, float32[2, K, P]. Row 0 is the
+        # genre-exposure decay from the earlier track to the later one, row 1 counts artists.
+        into_later = (self.later == np.arange(k)[:, None]).astype(np.float32)
+        lag_decay = self.genre_pow[np.maximum(self.later - self.earlier - 1, 0)]
+        self.pair_weights = np.stack([into_later * lag_decay, into_later]).astype(np.float32)
 
-    def context(self, state: UserState, genre: np.ndarray, artist: np.ndarray, valid: np.ndarray) -> SlateContext:
-        """Within-slate memory for slate tracks `genre`, `artist` (int[B, K]); `valid` marks played picks."""
+    def same_as_earlier(self, slot_major: np.ndarray) -> np.ndarray:
+        """Which slot pairs share each attribute: bool[X, P, B] from int[X * K, B].
+
+        Slot-major layout (attribute x, slot k at row x * K + k) keeps the pair gathers to
+        whole-row copies, the fastest numpy gather.
+        """
+        k = self.slots.shape[0]
+        x = slot_major.shape[0] // k
+        rows = np.arange(x)[:, None] * k
+        later, earlier = (rows + self.later).ravel(), (rows + self.earlier).ravel()
+        return (slot_major[later] == slot_major[earlier]).reshape(x, self.later.shape[0], -1)
+
+    def repeats(self, same_item: np.ndarray) -> np.ndarray:
+        """Slots whose pick repeats an earlier slot's: bool[B, K] from slot pairs bool[P, B]."""
+        return (np.matmul(self.pair_weights[1], same_item.astype(np.float32)) > 0).T
+
+    def context(
+        self, state: UserState, genre: np.ndarray, artist: np.ndarray, same: np.ndarray, valid: np.ndarray
+    ) -> SlateContext:
+        """Within-slate memory for slate tracks `genre`, `artist` (int[B, K]).
+
+        Args:
+            same: bool[2, P, B] slot pairs of the same genre (row 0) and artist (row 1), from
+                `same_as_earlier`.
+            valid: bool[B, K] picks that play unless the user leaves first.
+        """
         exposure = genre_exposure_of(state.genre_exposure, genre)
         recent = recently_heard(artist, state.recent_artists)
         if self.sequential:
             exposure *= self.genre_pow[: genre.shape[1]]
-            heard = valid.astype(np.float32)[:, :, None]
-            same_genre = genre[:, :, None] == genre[:, None, :]
-            exposure += np.matmul(same_genre * self.within_decay, heard)[:, :, 0]
-            same_artist = artist[:, :, None] == artist[:, None, :]
-            recent |= np.matmul(same_artist * self.earlier, heard)[:, :, 0] > 0
+            heard = same & valid.T[self.earlier]
+            within = np.matmul(self.pair_weights, heard.astype(np.float32))
+            exposure += within[0].T
+            recent |= within[1].T > 0
         position = state.tracks_played[:, None] + self.slots
         return SlateContext(position, exposure, recent)
 

@@ -1,0 +1,81 @@
+"""The slate scorer and the Plackett-Luce distribution."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import torch
+
+from agents.distributions import PlackettLuceDistribution
+from agents.networks import MASKED_SCORE, ItemScorer
+
+
+def _all_slates(n: int, k: int) -> torch.Tensor:
+    return torch.tensor(list(itertools.permutations(range(n), k)))
+
+
+def test_probabilities_of_all_ordered_slates_sum_to_one() -> None:
+    torch.manual_seed(0)
+    for n, k in ((4, 1), (5, 2), (5, 3), (6, 4)):
+        logits = torch.randn(3, n)
+        logits[1, 0] = MASKED_SCORE
+        slates = _all_slates(n, k)
+        dist = PlackettLuceDistribution(k).proba_distribution(logits.repeat_interleave(len(slates), 0))
+        log_p = dist.log_prob(slates.repeat(3, 1)).reshape(3, -1)
+        np.testing.assert_allclose(log_p.exp().sum(dim=1).numpy(), 1.0, atol=1e-5)
+        assert log_p[1][(slates == 0).any(dim=1)].exp().max() < 1e-30  # masked never chosen
+
+
+def test_log_prob_matches_hand_computation() -> None:
+    logits = torch.tensor([[1.0, 0.0, 2.0]])
+    log_p = PlackettLuceDistribution(2).proba_distribution(logits).log_prob(torch.tensor([[2, 0]]))
+    e = [math.e**1, 1.0, math.e**2]
+    expected = math.log(e[2] / sum(e)) + math.log(e[0] / (e[0] + e[1]))
+    assert abs(float(log_p) - expected) < 1e-6
+
+
+def test_samples_follow_the_distribution_and_mode_is_top_k() -> None:
+    torch.manual_seed(1)
+    logits = torch.tensor([[0.5, -1.0, 1.5, 0.0, MASKED_SCORE]])
+    k, draws = 2, 40_000
+    dist = PlackettLuceDistribution(k).proba_distribution(logits.expand(draws, -1))
+    samples = dist.sample()
+    assert (samples != 4).all() and (samples[:, 0] != samples[:, 1]).all()
+    slates = _all_slates(5, k)
+    exact = PlackettLuceDistribution(k).proba_distribution(logits.expand(len(slates), -1)).log_prob(slates).exp()
+    codes = samples[:, 0] * 5 + samples[:, 1]
+    counts = torch.bincount(codes, minlength=25).float() / draws
+    observed = counts[slates[:, 0] * 5 + slates[:, 1]]
+    se = (exact * (1 - exact) / draws).sqrt()
+    assert ((observed - exact).abs() <= 4 * se + 1e-4).all()
+    np.testing.assert_array_equal(PlackettLuceDistribution(k).proba_distribution(logits).mode()[0], [2, 0])
+
+
+def test_entropy_estimate_is_unbiased() -> None:
+    torch.manual_seed(2)
+    logits = torch.tensor([[0.3, 1.2, -0.5, 0.8]])
+    k = 2
+    slates = _all_slates(4, k)
+    p = PlackettLuceDistribution(k).proba_distribution(logits.expand(len(slates), -1)).log_prob(slates).exp()
+    exact = float(-(p * p.log()).sum())
+    estimate = PlackettLuceDistribution(k).proba_distribution(logits.expand(20_000, -1)).entropy()
+    assert abs(float(estimate.mean()) - exact) < 0.01
+
+
+def test_scorer_is_permutation_equivariant_for_any_n() -> None:
+    torch.manual_seed(3)
+    for attention in (False, True):
+        scorer = ItemScorer(6, 5, hidden=16, attention=attention).eval()
+        for n in (1, 7, 40):
+            user, items = torch.randn(3, 6), torch.randn(3, n, 5)
+            mask = torch.rand(3, n) > 0.2
+            mask[:, 0] = True
+            perm = torch.randperm(n)
+            with torch.no_grad():
+                scores = scorer(user, items, mask)
+                permuted = scorer(user, items[:, perm], mask[:, perm])
+            assert scores.shape == (3, n)
+            torch.testing.assert_close(permuted, scores[:, perm], atol=1e-5, rtol=1e-5)
+            assert (scores[~mask] == MASKED_SCORE).all()
