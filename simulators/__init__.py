@@ -5,7 +5,7 @@ and serving-side tools use this package without gymnasium or torch.
 """
 
 from simulators.config import ConfigError, SimulatorConfig, load_simulator_config
-from simulators.items import Catalog, CandidateGenerator, make_catalog
+from simulators.items import CandidateGenerator, Catalog, catalog_from_tracks, make_catalog
 from simulators.objectives import NUM_OBJECTIVES, OBJECTIVE_NAMES, objective_bounds
 from simulators.observation import ObservationBuilder, item_feature_names, user_feature_names
 from simulators.random import UserStreams
@@ -27,6 +27,7 @@ __all__ = [
     "UserStreams",
     "item_feature_names",
     "load_simulator_config",
+    "catalog_from_tracks",
     "make_catalog",
     "objective_bounds",
     "user_feature_names",

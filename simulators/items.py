@@ -90,37 +90,71 @@ def make_catalog(config: CatalogConfig) -> Catalog:
     long_tail = ~np.isin(artist, head_artists)
 
     duration = np.exp(np.log(config.duration_median_s) + config.duration_log_sd * rng.standard_normal(m))
-    duration = np.clip(duration, config.duration_min_s, config.duration_max_s).astype(np.float32)
+    duration = np.clip(duration, config.duration_min_s, config.duration_max_s)
 
     promoted = rng.random(m) < config.promoted_share
     new_release = rng.random(m) < config.new_release_share
     owned = rng.random(m) < config.owned_share
+    return catalog_from_tracks(
+        embedding, genre, artist, popularity, duration, promoted, new_release, owned, long_tail, centroids
+    )
 
-    log_pop = np.log(popularity)
-    log_dur = np.log(duration)
+
+def catalog_from_tracks(
+    embedding: np.ndarray,
+    genre: np.ndarray,
+    artist: np.ndarray,
+    popularity: np.ndarray,
+    duration_s: np.ndarray,
+    promoted: np.ndarray,
+    new_release: np.ndarray,
+    owned: np.ndarray,
+    long_tail: np.ndarray,
+    genre_centroids: np.ndarray | None = None,
+) -> Catalog:
+    """A catalog from per-track arrays (synthetic, fitted from real logs, or hand-made in tests).
+
+    Embeddings are normalized to unit length; popularity is renormalized to sum to 1; genre
+    centroids default to the normalized mean embedding of each genre.
+    """
+    embedding = _unit_rows(np.asarray(embedding, dtype=np.float64))
+    m = embedding.shape[0]
+    genre = np.asarray(genre, dtype=np.int32)
+    arrays = {"genre": genre, "artist": artist, "popularity": popularity, "duration_s": duration_s,
+              "promoted": promoted, "new_release": new_release, "owned": owned, "long_tail": long_tail}
+    for name, values in arrays.items():
+        if np.shape(values) != (m,):
+            raise ValueError(f"catalog {name} must have shape ({m},) like embedding rows, got {np.shape(values)}")
+    popularity = np.asarray(popularity, dtype=np.float64)
+    duration = np.asarray(duration_s, dtype=np.float32)
+    if not (np.all(popularity > 0) and np.all(duration > 0) and np.isfinite(embedding).all()):
+        raise ValueError("catalog popularity and duration_s must be positive and embeddings finite")
+    popularity = popularity / popularity.sum()
+    if genre_centroids is None:
+        sums = np.zeros((int(genre.max()) + 1, embedding.shape[1]))
+        np.add.at(sums, genre, embedding)
+        genre_centroids = _unit_rows(sums + 1e-12)
+    log_pop, log_dur = np.log(popularity), np.log(duration.astype(np.float64))
+    flags = [np.asarray(x, dtype=bool) for x in (promoted, new_release, owned, long_tail)]
     static = np.column_stack(
         [
             embedding,
             (log_pop - log_pop.mean()) / (log_pop.std() + 1e-12),
             (log_dur - log_dur.mean()) / (log_dur.std() + 1e-12),
-            promoted,
-            new_release,
-            owned,
-            long_tail,
+            *flags,
         ]
     ).astype(np.float32)
-
     return Catalog(
         embedding=embedding.astype(np.float32),
         genre=genre,
-        artist=artist,
+        artist=np.asarray(artist, dtype=np.int32),
         popularity=popularity,
         duration_s=duration,
-        promoted=promoted,
-        new_release=new_release,
-        owned=owned,
-        long_tail=long_tail,
-        genre_centroids=centroids.astype(np.float32),
+        promoted=flags[0],
+        new_release=flags[1],
+        owned=flags[2],
+        long_tail=flags[3],
+        genre_centroids=np.asarray(genre_centroids, dtype=np.float32),
         static_features=static,
     )
 

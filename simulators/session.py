@@ -90,11 +90,17 @@ class SessionSimulator:
     Args:
         config: validated simulator parameters; the catalog and candidate stratification are
             built from `config.catalog.seed`, so two simulators with equal configs share a world.
+        catalog: use this catalog (e.g. real items fitted from logs) instead of a synthetic one.
     """
 
-    def __init__(self, config: SimulatorConfig) -> None:
+    def __init__(self, config: SimulatorConfig, catalog: Catalog | None = None) -> None:
         self.config = config
-        self.catalog: Catalog = make_catalog(config.catalog)
+        self.catalog: Catalog = catalog if catalog is not None else make_catalog(config.catalog)
+        if self.catalog.num_items < config.candidates.num_candidates:
+            raise ValueError(
+                f"the catalog has {self.catalog.num_items} items, fewer than candidates.num_candidates "
+                f"({config.candidates.num_candidates})"
+            )
         self.candidates = CandidateGenerator(self.catalog, config.candidates, seed=config.catalog.seed + 1)
         self.population = UserPopulation(self.catalog, config.users)
         self.memory = SlateMemory(config.dynamics, config.slate_size, sequential=config.surface == "queue")
