@@ -2,19 +2,29 @@
 
 The evaluator treats learned and hand-made rankers alike: each returns float32[B, N] scores and
 the slate is the top K by score (masked candidates score MASKED_SCORE and are never picked).
+
+The one exception is deliberate: `OracleRanker` sees the *true* user state (hidden skip
+propensity and patience, exact in-slate context), which no deployable ranker can. It implements
+`StateAwareRanker.score_state(state, observation)` instead, which the rollout calls with the
+simulator state, and is labelled "oracle (upper reference)" in every report.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from simulators import OBJECTIVE_NAMES, SessionSimulator
+from agents.evaluation.plackett_luce import prefix_log_probabilities
+from simulators import OBJECTIVE_NAMES, SessionSimulator, SessionState
+from simulators.config import SimulatorConfig
 from simulators.items import STATIC_ITEM_FEATURES
-from simulators.response import outcome_probabilities, track_utility
+from simulators.response import COMPLETE, EARLY_SKIP, LATE_SKIP, leave_probability, outcome_probabilities, track_utility
+from simulators.users import recently_heard
 
 MASKED_SCORE = np.float32(-1.0e9)
+#: Every baseline `make_baselines` knows, in report order.
+BASELINE_NAMES = ("random", "popularity", "greedy", "boosted_greedy", "mmr", "logging", "oracle")
 
 
 class Ranker(Protocol):
@@ -25,12 +35,65 @@ class Ranker(Protocol):
     def score(self, user: np.ndarray, items: np.ndarray, mask: np.ndarray) -> np.ndarray: ...
 
 
+@runtime_checkable
+class StateAwareRanker(Protocol):
+    """A reference ranker that reads the simulator's true state (never deployable)."""
+
+    name: str
+
+    def score_state(self, state: SessionState, observation: dict[str, np.ndarray]) -> np.ndarray: ...
+
+
 def top_k(scores: np.ndarray, mask: np.ndarray, k: int) -> np.ndarray:
     """Slate of the k best valid candidates, best first: int64[B, k]."""
     scores = np.where(mask.astype(bool), scores, MASKED_SCORE)
     best = np.argpartition(-scores, k - 1, axis=1)[:, :k]
     order = np.argsort(-np.take_along_axis(scores, best, axis=1), axis=1, kind="stable")
     return np.take_along_axis(best, order, axis=1)
+
+
+def slate_scores(slate: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Scores whose top K is exactly `slate` (int[B, K]), in order: float32[B, N]."""
+    k = slate.shape[1]
+    scores = np.where(mask.astype(bool), np.float32(-1), MASKED_SCORE).astype(np.float32)
+    np.put_along_axis(scores, slate, np.arange(k, 0, -1, dtype=np.float32)[None, :], axis=1)
+    return scores
+
+
+def expected_rewards(
+    config: SimulatorConfig,
+    utility: np.ndarray,
+    duration_s: np.ndarray,
+    promoted: np.ndarray,
+    discovery: np.ndarray,
+    owned: np.ndarray,
+    premium: np.ndarray,
+) -> np.ndarray:
+    """Expected reward vector of playing each candidate with utility float[B, N]: float32[B, N, M].
+
+    Integrates the simulator's listen-fraction model per outcome: early skips hear
+    cut * U**shape of the track, late skips cut + (1 - cut) U, completions all of it; a stream is
+    a listen of at least `stream_threshold_s`.
+    """
+    p = outcome_probabilities(config.response, utility)  # [B, N, 3]
+    r, obj = config.response, config.objectives
+    cut, shape = r.early_skip_max_fraction, r.early_skip_shape
+    mean_fraction = p[..., 0] * cut / (shape + 1) + p[..., 1] * (1 + cut) / 2 + p[..., 2]
+    threshold = obj.stream_threshold_s / duration_s
+    stream = (
+        p[..., 0] * (1 - np.clip(threshold / cut, 0, 1) ** (1 / shape))
+        + p[..., 1] * np.clip((1 - np.maximum(cut, threshold)) / (1 - cut), 0, 1)
+        + p[..., 2] * (threshold <= 1)
+    )
+    tier = np.where(premium, obj.premium_stream_value, obj.free_stream_value)[:, None]
+    margin = np.where(owned, obj.owned_margin, obj.licensed_margin)
+    out = np.stack(
+        [mean_fraction * duration_s / 60.0, p[..., 2], -p[..., 0], stream * promoted, stream * discovery,
+         stream * tier * margin],
+        axis=-1,
+    )
+    assert out.shape[-1] == len(OBJECTIVE_NAMES)
+    return out.astype(np.float32)
 
 
 class RandomRanker:
@@ -68,7 +131,7 @@ class GreedyRanker:
     Args:
         simulator: the world the observations come from (response model, catalog scales).
         weights: float[M] scalarization weights in OBJECTIVE_NAMES order.
-        promoted_boost: extra score per promoted candidate ("business-boosted greedy").
+        promoted_boost: extra score per promoted candidate.
     """
 
     name = "greedy"
@@ -97,48 +160,223 @@ class GreedyRanker:
             items[:, :, -2],
             np.full(items.shape[:2], 1e3, np.float32),  # past the first-track bonus
         )
-        p = outcome_probabilities(cfg.response, utility)  # [B, N, 3]
         duration = np.exp(self.log_duration_mean + self.log_duration_sd * items[:, :, col["log_duration_z"]])
-        r = cfg.response
-        cut, shape = r.early_skip_max_fraction, r.early_skip_shape
-        mean_fraction = p[..., 0] * cut / (shape + 1) + p[..., 1] * (1 + cut) / 2 + p[..., 2]
-        threshold = cfg.objectives.stream_threshold_s / duration
-        stream = (
-            p[..., 0] * (1 - np.clip(threshold / cut, 0, 1) ** (1 / shape))
-            + p[..., 1] * np.clip((1 - np.maximum(cut, threshold)) / (1 - cut), 0, 1)
-            + p[..., 2] * (threshold <= 1)
-        )
-        obj = cfg.objectives
-        tier = np.where(user[:, d] > 0.5, obj.premium_stream_value, obj.free_stream_value)[:, None]
-        margin = np.where(items[:, :, col["owned"]] > 0.5, obj.owned_margin, obj.licensed_margin)
         discovery = np.maximum(items[:, :, col["new_release"]], items[:, :, col["long_tail"]])
-        out = np.stack(
-            [
-                mean_fraction * duration / 60.0,
-                p[..., 2],
-                -p[..., 0],
-                stream * items[:, :, col["promoted"]],
-                stream * discovery,
-                stream * tier * margin,
-            ],
-            axis=-1,
+        return expected_rewards(
+            cfg, utility, duration, items[:, :, col["promoted"]], discovery, items[:, :, col["owned"]] > 0.5,
+            user[:, d] > 0.5,
         )
-        assert out.shape[-1] == len(OBJECTIVE_NAMES)
-        return out.astype(np.float32)
 
     def score(self, user: np.ndarray, items: np.ndarray, mask: np.ndarray) -> np.ndarray:
         value = self.expected_objectives(user, items) @ self.weights
         return value + self.promoted_boost * items[:, :, self.column["promoted"]]
 
 
-def make_baselines(names: list[str], simulator: SessionSimulator, weights: np.ndarray, seed: int = 0) -> list[Ranker]:
-    """Build baseline rankers by name, with a clear error for unknown names."""
+class BusinessBoostedGreedyRanker(GreedyRanker):
+    """Greedy plus a fixed boost on promoted candidates: how a label deal is usually honoured.
+
+    The boost is in scalarized-reward units (about one average track's value by default), so
+    promoted tracks jump ahead of better-matching ones; the report shows what that costs in
+    satisfaction and what it buys in promoted streams.
+    """
+
+    name = "boosted_greedy"
+
+    def __init__(self, simulator: SessionSimulator, weights: np.ndarray, promoted_boost: float = 1.0) -> None:
+        super().__init__(simulator, weights, promoted_boost)
+
+
+class DiversityReranker:
+    """Maximal marginal relevance re-ranking of the greedy scores over item embeddings.
+
+    Slot by slot it picks argmax of  lambda * relevance - (1 - lambda) * max cosine similarity to
+    the tracks already in the slate  (Carbonell & Goldstein, SIGIR 1998). Relevance is the greedy
+    score rescaled to [0, 1] per request so that `diversity` means the same at any reward scale.
+
+    Args:
+        simulator: the world (for the greedy relevance model and K).
+        weights: float[M] scalarization weights.
+        diversity: 1 - lambda, the weight of dissimilarity (0 reproduces greedy's slate).
+    """
+
+    name = "mmr"
+
+    def __init__(self, simulator: SessionSimulator, weights: np.ndarray, diversity: float = 0.3) -> None:
+        if not 0.0 <= diversity <= 1.0:
+            raise ValueError(f"diversity must lie in [0, 1], got {diversity}")
+        self.relevance = GreedyRanker(simulator, weights)
+        self.diversity = float(diversity)
+        self.slate_size = simulator.slate_size
+        self.d = simulator.catalog.embedding_dim
+
+    def score(self, user: np.ndarray, items: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        valid = mask.astype(bool)
+        relevance = np.where(valid, self.relevance.score(user, items, mask), np.nan)
+        low, high = np.nanmin(relevance, axis=1, keepdims=True), np.nanmax(relevance, axis=1, keepdims=True)
+        relevance = np.nan_to_num((relevance - low) / np.maximum(high - low, 1e-12))
+        embedding = items[:, :, : self.d]
+        rows = np.arange(items.shape[0])
+        max_similarity = np.full(mask.shape, -1.0, np.float32)
+        available = valid.copy()
+        slate = np.empty((items.shape[0], min(self.slate_size, items.shape[1])), np.int64)
+        for slot in range(slate.shape[1]):
+            penalty = max_similarity if slot else 0.0
+            value = (1 - self.diversity) * relevance - self.diversity * penalty
+            pick = np.argmax(np.where(available, value, -np.inf), axis=1)
+            slate[:, slot] = pick
+            available[rows, pick] = False
+            similarity = np.einsum("bnd,bd->bn", embedding, embedding[rows, pick])
+            max_similarity = np.maximum(max_similarity, similarity)
+        return slate_scores(slate, mask)
+
+
+class LoggingPolicy:
+    """A stochastic production policy that logs its propensities: Plackett-Luce over greedy values.
+
+    Slot 1 takes candidate i with probability softmax(v / temperature)[i] over the greedy values
+    v, slot 2 from the rest, and so on (sampled exactly with Gumbel-top-k). After each `score`
+    call, `last_slate` (int64[B, K]) and `last_prefix_log_propensity` (float64[B, K],
+    log pi(a_1..a_k | x); the last column is the slate propensity) describe what was shown: the
+    inputs off-policy estimators need.
+
+    Args:
+        simulator: the world (greedy value model and K).
+        weights: float[M] scalarization weights.
+        temperature: softmax temperature in reward units (small: near greedy; large: near uniform).
+        seed: seed of the sampling generator.
+    """
+
+    name = "logging"
+
+    def __init__(self, simulator: SessionSimulator, weights: np.ndarray, temperature: float = 0.25, seed: int = 0):
+        if temperature <= 0:
+            raise ValueError(f"temperature must be positive, got {temperature}")
+        self.value = GreedyRanker(simulator, weights)
+        self.temperature = float(temperature)
+        self.slate_size = simulator.slate_size
+        self.rng = np.random.default_rng(seed)
+        self.last_slate: np.ndarray | None = None
+        self.last_prefix_log_propensity: np.ndarray | None = None
+
+    def logits(self, user: np.ndarray, items: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """Plackett-Luce logits float64[B, N] (masked candidates are -inf)."""
+        value = self.value.score(user, items, mask).astype(np.float64) / self.temperature
+        return np.where(mask.astype(bool), value, -np.inf)
+
+    def score(self, user: np.ndarray, items: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """Gumbel-perturbed logits float32[B, N]: their top K is an exact Plackett-Luce sample."""
+        logits = self.logits(user, items, mask)
+        perturbed = logits + self.rng.gumbel(size=logits.shape)
+        k = min(self.slate_size, mask.shape[1])
+        self.last_slate = top_k(perturbed, mask, k)
+        self.last_prefix_log_propensity = prefix_log_probabilities(logits, mask, self.last_slate)
+        return np.where(mask.astype(bool), perturbed, MASKED_SCORE).astype(np.float32)
+
+
+class OracleRanker:
+    """Upper reference: plans each slate on the *true* user state, which no deployable ranker sees.
+
+    It reads the simulator state (hidden skip propensity and patience, true fatigue, genre
+    exposure, recent artists, session position) and fills the slate slot by slot, carrying the
+    in-slate context forward exactly as the simulator will (genre exposure and artist repeats
+    of the tracks placed earlier). A candidate's value is its expected immediate scalarized
+    reward plus the value of the user staying:
+
+        value_i = E[r_i] . w + P(stay | i) * continuation,
+
+    with continuation = (mean value of the user's best K candidates) * (expected tracks left,
+    from the user's own leave hazard). It is still myopic about fatigue and drift, so it is a
+    strong reference, not a proven optimum; reports label it "oracle (upper reference)".
+
+    Args:
+        simulator: the simulator whose state `score_state` receives.
+        weights: float[M] scalarization weights.
+    """
+
+    name = "oracle"
+    label = "oracle (upper reference)"
+
+    def __init__(self, simulator: SessionSimulator, weights: np.ndarray) -> None:
+        self.config = simulator.config
+        self.weights = np.asarray(weights, dtype=np.float32)
+        self.sequential = self.config.surface == "queue"
+        cat = simulator.catalog
+        self.catalog = cat
+        self.popularity_z = cat.static_features[:, cat.embedding_dim].astype(np.float32)
+        self.discovery = cat.new_release | cat.long_tail
+
+    def score_state(self, state: SessionState, observation: dict[str, np.ndarray]) -> np.ndarray:
+        """Scores float32[B, N] whose top K is the oracle's slate for `state`'s next request."""
+        cfg, cat, users = self.config, self.catalog, state.users
+        ids, mask = state.candidate_ids, state.candidate_mask
+        b, n = ids.shape
+        k = min(cfg.slate_size, n)
+        rows = np.arange(b)
+        genre, artist = cat.genre[ids], cat.artist[ids]
+        r = cfg.response
+        # Utility terms that do not depend on the slot; the slot adds exposure, repeats, position.
+        static_utility = track_utility(
+            r, np.einsum("bnd,bd->bn", cat.embedding[ids], users.taste), self.popularity_z[ids], users.premium,
+            users.skip_propensity, users.fatigue, np.zeros(ids.shape, np.float32), np.zeros(ids.shape, bool),
+            np.full(ids.shape, np.inf, np.float32),
+        )
+        hazard = leave_probability(  # per outcome, the same for every candidate: [B, 3]
+            cfg.leave, np.tile([EARLY_SKIP, LATE_SKIP, COMPLETE], (b, 1)), users.fatigue, users.patience
+        )
+        recent = recently_heard(artist, users.recent_artists)
+        tags = (cat.duration_s[ids], cat.promoted[ids], self.discovery[ids], cat.owned[ids])
+
+        def slot_values(slot: int, within: np.ndarray, placed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            """Expected scalarized reward and stay probability of every candidate in `slot`: float[B, N] x 2."""
+            decay = np.float32(cfg.dynamics.genre_decay) ** slot if self.sequential else np.float32(1)
+            exposure = np.take_along_axis(users.genre_exposure * decay + within, genre, axis=1)
+            repeat = recent | recently_heard(artist, placed) if placed.shape[1] else recent
+            position = (users.tracks_played + slot).astype(np.float32)[:, None]
+            utility = (
+                static_utility
+                - np.float32(r.genre_fatigue_weight) * exposure
+                - np.float32(r.artist_repeat_penalty) * repeat
+                + np.float32(r.first_track_bonus) * np.exp(-position / np.float32(r.warmup_tracks))
+            )
+            value = expected_rewards(cfg, utility, *tags, users.premium) @ self.weights
+            stay = outcome_probabilities(r, utility) @ (1 - hazard[:, :, None])
+            return value, stay[..., 0]
+
+        within = np.zeros_like(users.genre_exposure)
+        first, _ = slot_values(0, within, np.zeros((b, 0), np.int32))
+        best = np.sort(np.where(mask, first, -np.inf), axis=1)[:, -k:]
+        per_track = np.where(np.isfinite(best), best, 0.0).mean(axis=1)
+        tracks_left = (cfg.max_steps - users.steps) * cfg.slate_size
+        continuation = per_track * np.minimum(1.0 / hazard[:, 1], tracks_left)
+
+        available = mask.copy()
+        slate = np.empty((b, k), np.int64)
+        for slot in range(k):
+            placed = artist[rows[:, None], slate[:, :slot]] if self.sequential else np.zeros((b, 0), np.int32)
+            value, stay = slot_values(slot, within, placed)
+            pick = np.argmax(np.where(available, value + stay * continuation[:, None], -np.inf), axis=1)
+            slate[:, slot] = pick
+            available[rows, pick] = False
+            if self.sequential:
+                within *= np.float32(cfg.dynamics.genre_decay)
+                within[rows, genre[rows, pick]] += 1.0
+        return slate_scores(slate, mask)
+
+
+def make_baselines(
+    names: list[str] | tuple[str, ...], simulator: SessionSimulator, weights: np.ndarray, seed: int = 0
+) -> list[Ranker | StateAwareRanker]:
+    """Build baseline rankers by name (see BASELINE_NAMES), with a clear error for unknown names."""
     factories = {
         "random": lambda: RandomRanker(seed),
         "popularity": lambda: PopularityRanker(simulator),
         "greedy": lambda: GreedyRanker(simulator, weights),
+        "boosted_greedy": lambda: BusinessBoostedGreedyRanker(simulator, weights),
+        "mmr": lambda: DiversityReranker(simulator, weights),
+        "logging": lambda: LoggingPolicy(simulator, weights, seed=seed),
+        "oracle": lambda: OracleRanker(simulator, weights),
     }
     unknown = sorted(set(names) - set(factories))
     if unknown:
-        raise ValueError(f"unknown baseline(s) {unknown}; available: {sorted(factories)}")
+        raise ValueError(f"unknown baseline(s) {unknown}; available: {list(BASELINE_NAMES)}")
     return [factories[name]() for name in names]

@@ -101,6 +101,8 @@ def save_checkpoint(model: BaseAlgorithm, run_dir: Path) -> Path:
         normalizer = find_vec_normalize(env)
         if normalizer is not None:
             normalizer.save(str(staging / "vecnormalize.pkl"))
+            # VecNormalize drops its running discounted returns when pickled; keep them.
+            np.save(staging / "vecnormalize_returns.npy", normalizer.returns)
         if isinstance(model, OffPolicyAlgorithm):
             model.save_replay_buffer(staging / "replay_buffer.pkl")
         np.savez(staging / "env_state.npz", **_env_arrays(find_slate_env(env)))
@@ -143,8 +145,13 @@ def restore_checkpoint(
             saved normalizer (if the run used one) is loaded around it.
     """
     normalizer_file = folder / "vecnormalize.pkl"
-    env = VecNormalize.load(str(normalizer_file), inner_env) if normalizer_file.is_file() else inner_env
-    model = algo_class.load(folder / "model.zip", env=env, **load_kwargs)
+    env: VecEnv = inner_env
+    if normalizer_file.is_file():
+        env = VecNormalize.load(str(normalizer_file), inner_env)
+        env.returns = np.load(folder / "vecnormalize_returns.npy")
+    # force_reset=False keeps the saved last observation, so learn() continues the sessions in
+    # flight instead of resetting the env (which would break exact continuation).
+    model = algo_class.load(folder / "model.zip", env=env, force_reset=False, **load_kwargs)
     if isinstance(model, OffPolicyAlgorithm) and (folder / "replay_buffer.pkl").is_file():
         model.load_replay_buffer(folder / "replay_buffer.pkl")
     with np.load(folder / "env_state.npz") as data:

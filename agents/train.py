@@ -34,7 +34,7 @@ from agents.checkpoint import find_slate_env, latest_checkpoint, restore_checkpo
 from agents.config import TrainConfig
 from agents.evaluation.evaluator import evaluate_run
 from agents.export import atomic_write_bytes, atomic_write_json, export_onnx, model_card
-from agents.policies import SlateScoringPolicy
+from agents.policies import SlateObservationExtractor, SlateScoringPolicy
 from envs import SlateVecEnv, env_config_for
 from envs.config import EnvConfig
 from simulators import OBJECTIVE_NAMES, item_feature_names, user_feature_names
@@ -94,7 +94,11 @@ def build_model(config: TrainConfig, env: VecEnv, tensorboard_dir: Path) -> Base
         buffer_size=hp.buffer_size,
         learning_starts=hp.learning_starts,
         batch_size=hp.batch_size,
-        policy_kwargs=dict(net_arch=[config.policy.hidden, config.policy.hidden]),
+        # SB3's CombinedExtractor keys an nn.ModuleDict by observation key, and "items" clashes
+        # with ModuleDict.items; our flattening extractor sidesteps that.
+        policy_kwargs=dict(
+            net_arch=[config.policy.hidden, config.policy.hidden], features_extractor_class=SlateObservationExtractor
+        ),
     )
     return ALGORITHMS[config.algo]("MultiInputPolicy", env, **off_policy, **common)
 

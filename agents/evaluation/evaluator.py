@@ -1,22 +1,26 @@
 """The one evaluation code path: a policy and baseline rankers on the same simulated users.
 
-`train_agent.py` calls `evaluate_run` for its end-of-run summary; `evaluate_policy.py` builds
-its full report on `evaluate_rankers`.
+`train_agent.py` calls `evaluate_run` for its end-of-run summary (`evaluation.json`);
+`scripts/evaluate_policy.py` calls `compare` (which `evaluate_run` also uses) and renders the
+full report from its result. Both therefore see identical numbers for identical settings.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from agents.baselines import Ranker, make_baselines
+from agents.baselines import Ranker, StateAwareRanker, make_baselines
 from agents.config import EvaluationSection
 from agents.evaluation.rollout import SessionOutcomes, rollout
-from agents.evaluation.stats import format_table, summarize
+from agents.evaluation.stats import format_table, pareto_front, summarize
 from agents.export import atomic_write_json
 from agents.onnx_scorer import OnnxScorer
 from envs.config import EnvConfig
@@ -24,38 +28,76 @@ from simulators import OBJECTIVE_NAMES, SessionSimulator
 
 log = logging.getLogger("segue.evaluate")
 
+SCHEMA = "segue-evaluation/1"
+REFERENCE = "policy"
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Per-session outcomes of every ranker and their summary (the `evaluation.json` payload)."""
+
+    outcomes: dict[str, SessionOutcomes]
+    summary: dict[str, Any]
+
 
 def evaluate_rankers(
-    rankers: list[Ranker], env_config: EnvConfig, sessions: int, seed: int
+    rankers: list[Ranker | StateAwareRanker], env_config: EnvConfig, sessions: int, seed: int,
+    simulator: SessionSimulator | None = None,
 ) -> dict[str, SessionOutcomes]:
     """Roll every ranker out on the same `sessions` users (common random numbers)."""
-    simulator = SessionSimulator(env_config.simulator)
+    simulator = simulator or SessionSimulator(env_config.simulator)
     names = [ranker.name for ranker in rankers]
     if len(set(names)) != len(names):
         raise ValueError(f"ranker names must be unique, got {names}")
     return {ranker.name: rollout(ranker, env_config, sessions, seed, simulator) for ranker in rankers}
 
 
+def simulator_version(env_config: EnvConfig) -> dict[str, str]:
+    """What identifies the simulated world: package version and the simulator config's sha256."""
+    digest = hashlib.sha256(json.dumps(env_config.simulator.model_dump(), sort_keys=True).encode()).hexdigest()
+    return {"segue": "0.1.0", "simulator_config_sha256": digest}
+
+
+def compare(
+    policy: Ranker, env_config: EnvConfig, baselines: list[str] | tuple[str, ...], sessions: int, seed: int
+) -> Comparison:
+    """Evaluate `policy` (renamed "policy") and the named baselines on common random numbers."""
+    start = time.perf_counter()
+    policy.name = REFERENCE
+    weights = np.asarray(env_config.weight_vector(), dtype=np.float32)
+    simulator = SessionSimulator(env_config.simulator)
+    rankers = [policy, *make_baselines(list(baselines), simulator, weights, seed=seed)]
+    outcomes = evaluate_rankers(rankers, env_config, sessions, seed, simulator)
+    labels = {r.name: getattr(r, "label", r.name) for r in rankers}
+    summary: dict[str, Any] = {"schema": SCHEMA}
+    summary.update(summarize(outcomes, weights, reference=REFERENCE, seed=seed, labels=labels))
+    deployable = {r.name for r in rankers if not isinstance(r, StateAwareRanker)}
+    summary["pareto_front_deployable"] = pareto_front(
+        {n: (p["satisfaction"]["mean"], p["business"]["mean"]) for n, p in summary["policies"].items() if n in deployable}
+    )
+    summary["settings"] = {
+        "sessions": sessions,
+        "seed": seed,
+        "reference": REFERENCE,
+        "baselines": list(baselines),
+        "objectives": list(OBJECTIVE_NAMES),
+        "weights": dict(zip(OBJECTIVE_NAMES, map(float, weights))),
+        "surface": env_config.simulator.surface,
+        "slate_size": env_config.simulator.slate_size,
+        "max_steps": env_config.simulator.max_steps,
+        "simulator_version": simulator_version(env_config),
+        "seconds": round(time.perf_counter() - start, 2),
+    }
+    return Comparison(outcomes, summary)
+
+
 def evaluate_run(
     scorer_path: Path, env_config: EnvConfig, settings: EvaluationSection, run_dir: Path
 ) -> dict[str, Any]:
     """Compare the exported scorer with baselines; write `evaluation.json`; log a table."""
-    start = time.perf_counter()
-    policy = OnnxScorer(scorer_path)
-    policy.name = "policy"
-    weights = np.asarray(env_config.weight_vector(), dtype=np.float32)
-    simulator = SessionSimulator(env_config.simulator)
-    rankers: list[Ranker] = [policy, *make_baselines(settings.baselines, simulator, weights, seed=settings.seed)]
-    outcomes = evaluate_rankers(rankers, env_config, settings.sessions, settings.seed)
-    summary = summarize(outcomes, weights, reference="policy", seed=settings.seed)
-    summary["settings"] = {
-        "sessions": settings.sessions,
-        "seed": settings.seed,
-        "objectives": list(OBJECTIVE_NAMES),
-        "weights": env_config.reward_weights,
-        "seconds": round(time.perf_counter() - start, 2),
-    }
-    atomic_write_json(run_dir / "evaluation.json", summary)
+    comparison = compare(OnnxScorer(scorer_path, threads=2), env_config, settings.baselines, settings.sessions,
+                         settings.seed)
+    atomic_write_json(run_dir / "evaluation.json", comparison.summary)
     log.info("evaluation on %d sessions (same users for every ranker):\n%s", settings.sessions,
-             format_table(summary, "policy"))
-    return summary
+             format_table(comparison.summary, REFERENCE))
+    return comparison.summary

@@ -3,6 +3,9 @@
 Every ranker gets a fresh batch seeded identically: the same users, the same first candidate
 sets, and the same per-user random numbers at every step (each step draws a fixed count per
 user), so differences between rankers are paired and their noise largely cancels.
+
+Rankers are called through the shared ``score(user, items, mask)``; a `StateAwareRanker` (the
+oracle reference) gets ``score_state(state, observation)`` with the simulator's true state.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from agents.baselines import Ranker, top_k
+from agents.baselines import Ranker, StateAwareRanker, top_k
 from envs.config import EnvConfig
 from envs.core import SessionBatch
 from simulators import NUM_OBJECTIVES, SessionSimulator
@@ -41,7 +44,7 @@ class SessionOutcomes:
 
 
 def rollout(
-    ranker: Ranker, env_config: EnvConfig, sessions: int, seed: int, simulator: SessionSimulator | None = None
+    ranker: Ranker | StateAwareRanker, env_config: EnvConfig, sessions: int, seed: int, simulator: SessionSimulator | None = None
 ) -> SessionOutcomes:
     """Play `sessions` complete sessions (users seeded seed, seed+1, ...) with `ranker`'s top-K slates."""
     batch = SessionBatch(env_config.simulator, sessions, simulator)
@@ -60,7 +63,11 @@ def rollout(
     num_artists = int(sim.catalog.artist.max()) + 1
     heard_pairs = []  # session * num_artists + artist, one entry per track started
     for _ in range(max_steps):
-        slate = top_k(ranker.score(obs["user"], obs["items"], obs["mask"]), obs["mask"], k)
+        if isinstance(ranker, StateAwareRanker):
+            scores = ranker.score_state(batch.state, obs)
+        else:
+            scores = ranker.score(obs["user"], obs["items"], obs["mask"])
+        slate = top_k(scores, obs["mask"], k)
         obs, result = batch.step(slate)
         played = result.played & active[:, None]
         returns[active] += result.objectives[active]
