@@ -63,7 +63,10 @@ class SegueSessionEnv(gym.Env):
             "tracks_played": int(result.played[0].sum()),
             "dropped_picks": int(result.dropped[0].sum()),
         }
-        return _row(obs), reward, bool(result.terminated[0]), bool(result.truncated[0]), info
+        # The horizon is observable (session_progress), so reaching max_steps ends the MDP:
+        # it is reported as termination, never truncation (Pardo et al., ICML 2018).
+        info["session_end"] = "left" if result.terminated[0] else ("horizon" if result.truncated[0] else None)
+        return _row(obs), reward, bool(result.terminated[0] | result.truncated[0]), False, info
 
 
 def _row(obs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -109,7 +112,9 @@ class MusicQueueEnv(SegueSessionEnv):
 
     ## Episode End
 
-    Terminated when the user leaves; truncated after `max_steps` queues (default 20).
+    Terminated when the user leaves or after `max_steps` queues (default 20); `info["session_end"]`
+    says which. The horizon is observable (`session_progress`), so it is part of the MDP and
+    reported as termination, not truncation: learners must not bootstrap past it.
 
     ## Arguments
 
@@ -153,7 +158,8 @@ class MusicShelfEnv(SegueSessionEnv):
 
     ## Episode End
 
-    Terminated when the user leaves; truncated after `max_steps` shelves (default 50).
+    Terminated when the user leaves or after `max_steps` shelves (default 50), as in
+    `MusicQueueEnv`.
 
     ## Arguments
 

@@ -88,7 +88,8 @@ class SlateVecEnv(VecEnv):
             for j, i in enumerate(ended):
                 infos[i] = {
                     "terminal_observation": {key: value[i].copy() for key, value in obs.items()},
-                    "TimeLimit.truncated": bool(result.truncated[i]),
+                    "TimeLimit.truncated": False,  # the horizon is observable: a true end
+                    "session_end": "left" if result.terminated[i] else "horizon",
                     "episode": {"r": float(returns[j] @ self.weights), "l": int(lengths[j]), "t": elapsed},
                     "episode_objectives": dict(zip(self.objective_names, returns[j].tolist())),
                     "episode_tracks": int(tracks[j]),

@@ -71,4 +71,5 @@ class SlateVectorEnv(VectorEnv):
             fresh = self.batch.reset(ended)
             for key in obs:
                 obs[key][ended] = fresh[key]
-        return obs, result.objectives, result.terminated, result.truncated, info
+        # Reaching max_steps is a true end (the horizon is observable), like leaving.
+        return obs, result.objectives, dones, np.zeros_like(dones), info

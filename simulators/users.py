@@ -73,10 +73,31 @@ class UserState:
         return UserState(**{f.name: getattr(self, f.name).copy() for f in fields(self)})
 
 
-class UserPopulation:
-    """Samples new users: taste near a favourite genre (chosen by genre popularity), tier, traits."""
+@dataclass(frozen=True)
+class UserTable:
+    """A fixed set of users to draw from, e.g. users fitted from real logs.
 
-    def __init__(self, catalog: Catalog, config: UserConfig) -> None:
+    Attributes:
+        taste: float32[U, d] unit-norm taste vectors (d = the catalog's embedding dim).
+        skip_propensity: float32[U] per-user offsets subtracted from every track's utility.
+    """
+
+    taste: np.ndarray
+    skip_propensity: np.ndarray
+
+
+class UserPopulation:
+    """Samples new users: taste near a favourite genre (chosen by genre popularity), tier, traits.
+
+    With a `table`, taste and skip propensity are those of a uniformly drawn table row instead
+    (tier and patience still come from `config`); the draws per user are the same either way,
+    so seeding and batching behave identically.
+    """
+
+    def __init__(self, catalog: Catalog, config: UserConfig, table: UserTable | None = None) -> None:
+        if table is not None and table.taste.shape[1:] != (catalog.embedding_dim,):
+            raise ValueError(f"user table taste must be [U, {catalog.embedding_dim}], got {table.taste.shape}")
+        self.table = table
         self.config = config
         self.centroids = catalog.genre_centroids.astype(np.float64)
         genre_share = np.bincount(catalog.genre, weights=catalog.popularity, minlength=catalog.num_genres)
@@ -89,10 +110,16 @@ class UserPopulation:
         d = self.centroids.shape[1]
         u = streams.uniform64(2, rows)
         z = streams.normal(d + 2, rows)
-        favourite = np.searchsorted(self.genre_cdf, u[:, 0], side="right")
-        taste = self.centroids[favourite] + cfg.taste_spread * z[:, :d]
-        state.taste[rows] = taste / np.linalg.norm(taste, axis=1, keepdims=True)
-        state.skip_propensity[rows] = cfg.skip_propensity_sd * z[:, d]
+        if self.table is None:
+            favourite = np.searchsorted(self.genre_cdf, u[:, 0], side="right")
+            taste = self.centroids[favourite] + cfg.taste_spread * z[:, :d]
+            state.taste[rows] = taste / np.linalg.norm(taste, axis=1, keepdims=True)
+            state.skip_propensity[rows] = cfg.skip_propensity_sd * z[:, d]
+        else:
+            pick = np.minimum((u[:, 0] * len(self.table.skip_propensity)).astype(np.int64),
+                              len(self.table.skip_propensity) - 1)
+            state.taste[rows] = self.table.taste[pick]
+            state.skip_propensity[rows] = self.table.skip_propensity[pick]
         state.patience[rows] = cfg.patience_mean + cfg.patience_sd * z[:, d + 1]
         state.premium[rows] = u[:, 1] < cfg.premium_share
         state.fatigue[rows] = 0.0
@@ -175,7 +202,7 @@ class SlateMemory:
         x = slot_major.shape[0] // k
         rows = np.arange(x)[:, None] * k
         later, earlier = (rows + self.later).ravel(), (rows + self.earlier).ravel()
-        return (slot_major[later] == slot_major[earlier]).reshape(x, self.later.shape[0], -1)
+        return (slot_major[later] == slot_major[earlier]).reshape(x, self.later.shape[0], slot_major.shape[1])
 
     def repeats(self, same_item: np.ndarray) -> np.ndarray:
         """Slots whose pick repeats an earlier slot's: bool[B, K] from slot pairs bool[P, B]."""
