@@ -73,7 +73,9 @@ class ObjectiveLogger(BaseCallback):
         if buffer is None or not hasattr(self.model.policy, "get_distribution"):
             return None
         observations = buffer.observations
-        sample = {key: value[-1][:256] for key, value in observations.items()} if isinstance(observations, dict) else None
+        sample = (
+            {key: value[-1][:256] for key, value in observations.items()} if isinstance(observations, dict) else None
+        )
         if sample is None:
             return None
         with torch.no_grad():

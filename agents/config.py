@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
+import yaml
 from pydantic import Field, ValidationError, model_validator
 
 from simulators.config import ConfigError, StrictModel, format_validation_error, read_yaml, set_dotted
@@ -98,8 +99,6 @@ class TrainConfig(StrictModel):
 
 def parse_value(text: str) -> Any:
     """Parse a `--set` value with YAML rules: numbers, booleans, lists, null, else a string."""
-    import yaml
-
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError:

@@ -173,8 +173,13 @@ def train(config: TrainConfig, resume: bool = False, evaluate: bool = True) -> R
     )
     start = time.perf_counter()
     if remaining > 0:
-        log.info("training %s on %s for %d timesteps (%d users in parallel)", config.algo.upper(), config.env.id,
-                 remaining, config.env.num_envs)
+        log.info(
+            "training %s on %s for %d timesteps (%d users in parallel)",
+            config.algo.upper(),
+            config.env.id,
+            remaining,
+            config.env.num_envs,
+        )
         model.learn(
             remaining, callback=callbacks, reset_num_timesteps=checkpoint is None, tb_log_name="tb", progress_bar=True
         )

@@ -71,8 +71,10 @@ def main() -> None:
         "mean_ms": float(ms.mean()),
     }
     print(json.dumps(result, indent=2))
-    print(f"N={args.candidates}: p50 {result['p50_ms']:.3f} ms, p99 {result['p99_ms']:.3f} ms "
-          f"({'meets' if result['p99_ms'] <= 1.0 else 'misses'} the 1 ms p99 target)")
+    print(
+        f"N={args.candidates}: p50 {result['p50_ms']:.3f} ms, p99 {result['p99_ms']:.3f} ms "
+        f"({'meets' if result['p99_ms'] <= 1.0 else 'misses'} the 1 ms p99 target)"
+    )
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))
 

@@ -52,8 +52,10 @@ def simulator_share(timesteps: int, tmp: Path) -> dict[str, float]:
     profiler.disable()
     stats = pstats.Stats(profiler)
     total = sum(row[3] for key, row in stats.stats.items() if key[2] == "learn")
+
     def cumulative(file_suffix: str, name: str) -> float:
         return sum(row[3] for key, row in stats.stats.items() if key[0].endswith(file_suffix) and key[2] == name)
+
     env_step = cumulative("envs/vec_env.py", "step_wait")
     simulator = cumulative("envs/core.py", "step") + cumulative("envs/core.py", "reset")
     train = cumulative("stable_baselines3/ppo/ppo.py", "train")
@@ -88,9 +90,11 @@ def main() -> None:
         **profile,
     }
     print(json.dumps(result, indent=2))
-    print(f"PPO frames/s: MusicQueue (64 users, one SlateVecEnv) {segue:,.0f} vs CartPole-v1 (8 DummyVecEnv) "
-          f"{cartpole:,.0f}: ratio {segue / cartpole:.2f}; simulator share of wall time "
-          f"{100 * profile['simulator_share']:.0f}%, PPO update {100 * profile['ppo_update_share']:.0f}%")
+    print(
+        f"PPO frames/s: MusicQueue (64 users, one SlateVecEnv) {segue:,.0f} vs CartPole-v1 (8 DummyVecEnv) "
+        f"{cartpole:,.0f}: ratio {segue / cartpole:.2f}; simulator share of wall time "
+        f"{100 * profile['simulator_share']:.0f}%, PPO update {100 * profile['ppo_update_share']:.0f}%"
+    )
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))
 

@@ -26,20 +26,40 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         epilog="Example: python scripts/train_agent.py --total-timesteps 50000 --set policy.attention=true",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("--config", type=Path, default=None,
-                        help=f"training YAML (default {DEFAULT_TRAIN_CONFIG.relative_to(Path.cwd()) if DEFAULT_TRAIN_CONFIG.is_relative_to(Path.cwd()) else DEFAULT_TRAIN_CONFIG}; "
-                             "with --resume: the run's own config.yaml)")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a config field by its dotted path, e.g. hyperparameters.learning_rate=1e-3 "
-                             "or env.overrides={simulator.slate_size: 5}; repeatable; values parse as YAML")
-    parser.add_argument("--algo", choices=["ppo", "a2c", "sac", "td3", "dqn"], default=None,
-                        help="SB3 algorithm (PPO/A2C: Plackett-Luce slates; SAC/TD3: score vectors; DQN: slot by slot)")
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help=f"training YAML (default configs/{DEFAULT_TRAIN_CONFIG.name}; with --resume: the run's own config.yaml)",
+    )
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config field by its dotted path, e.g. hyperparameters.learning_rate=1e-3 "
+        "or env.overrides={simulator.slate_size: 5}; repeatable; values parse as YAML",
+    )
+    parser.add_argument(
+        "--algo",
+        choices=["ppo", "a2c", "sac", "td3", "dqn"],
+        default=None,
+        help="SB3 algorithm (PPO/A2C: Plackett-Luce slates; SAC/TD3: score vectors; DQN: slot by slot)",
+    )
     parser.add_argument("--total-timesteps", type=int, default=None, help="slates to serve in training")
     parser.add_argument("--seed", type=int, default=None, help="seed of torch, training users and sampling")
-    parser.add_argument("--run-dir", type=Path, default=None,
-                        help="run folder (default runs/<algo>-<env>-<timestamp>); required with --resume")
-    parser.add_argument("--resume", action="store_true",
-                        help="continue the run in --run-dir from its latest checkpoint (after a crash or kill)")
+    parser.add_argument(
+        "--run-dir",
+        type=Path,
+        default=None,
+        help="run folder (default runs/<algo>-<env>-<timestamp>); required with --resume",
+    )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the run in --run-dir from its latest checkpoint (after a crash or kill)",
+    )
     parser.add_argument("--no-eval", action="store_true", help="skip the end-of-run evaluation against baselines")
     return parser.parse_args(argv)
 
@@ -79,8 +99,10 @@ def main(argv: list[str] | None = None) -> int:
 
     result = train(config, resume=args.resume, evaluate=not args.no_eval)
     run = result.run_dir
-    print(f"\nTrained {config.algo.upper()} for {result.model.num_timesteps:,} timesteps "
-          f"in {result.train_seconds:.0f} s. Artifacts in {run}/:")
+    print(
+        f"\nTrained {config.algo.upper()} for {result.model.num_timesteps:,} timesteps "
+        f"in {result.train_seconds:.0f} s. Artifacts in {run}/:"
+    )
     for name, what in (
         ("config.yaml", "resolved configuration"),
         ("tb/", "TensorBoard event files"),

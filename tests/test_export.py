@@ -19,15 +19,27 @@ from agents.onnx_scorer import OnnxScorer
 from agents.policies import SlateScoringPolicy
 from envs import make_vec_env
 
-SMALL = {"simulator.catalog.num_items": 600, "simulator.catalog.num_artists": 120, "simulator.max_steps": 6,
-         "simulator.candidates.num_candidates": 30, "simulator.slate_size": 4}
+SMALL = {
+    "simulator.catalog.num_items": 600,
+    "simulator.catalog.num_artists": 120,
+    "simulator.max_steps": 6,
+    "simulator.candidates.num_candidates": 30,
+    "simulator.slate_size": 4,
+}
 
 
 @pytest.fixture(scope="module", params=[False, True], ids=["mlp", "attention"])
 def trained(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> tuple[PPO, Path]:
     env = make_vec_env("segue/MusicQueue-v0", 8, seed=0, overrides=SMALL)
-    model = PPO(SlateScoringPolicy, env, n_steps=16, batch_size=64, n_epochs=1, seed=0,
-                policy_kwargs={"hidden": 16, "attention": request.param})
+    model = PPO(
+        SlateScoringPolicy,
+        env,
+        n_steps=16,
+        batch_size=64,
+        n_epochs=1,
+        seed=0,
+        policy_kwargs={"hidden": 16, "attention": request.param},
+    )
     model.learn(256)
     with torch.no_grad():  # make scores far from uniform so parity is meaningful
         for p in model.policy.scorer.parameters():
@@ -71,8 +83,9 @@ def test_onnx_scores_are_permutation_equivariant(trained: tuple[PPO, Path]) -> N
     items = rng.standard_normal((2, 50, onnx.item_dim)).astype(np.float32)
     mask = np.ones((2, 50), bool)
     perm = rng.permutation(50)
-    np.testing.assert_allclose(onnx.score(user, items[:, perm], mask), onnx.score(user, items, mask)[:, perm],
-                               atol=1e-5)
+    np.testing.assert_allclose(
+        onnx.score(user, items[:, perm], mask), onnx.score(user, items, mask)[:, perm], atol=1e-5
+    )
 
 
 def test_bad_inputs_are_rejected_with_shapes_named(trained: tuple[PPO, Path]) -> None:
@@ -107,13 +120,28 @@ def test_loading_for_scoring_needs_neither_torch_nor_pickle(trained: tuple[PPO, 
 
 def test_model_card_describes_inputs_and_objectives(tmp_path: Path) -> None:
     scorer = ItemScorer(3, 2, hidden=8)
-    card = model_card(scorer, user_features=["a", "b", "c"], item_features=["x", "y"], slate_size=4,
-                      objective_names=["m", "n"], weights=[1.0, 0.5], env_id="segue/MusicQueue-v0",
-                      config_hash="abc")
+    card = model_card(
+        scorer,
+        user_features=["a", "b", "c"],
+        item_features=["x", "y"],
+        slate_size=4,
+        objective_names=["m", "n"],
+        weights=[1.0, 0.5],
+        env_id="segue/MusicQueue-v0",
+        config_hash="abc",
+    )
     assert card["inputs"]["user"]["features"] == ["a", "b", "c"]
     assert card["objectives"]["weights"] == {"m": 1.0, "n": 0.5}
     assert card["versions"]["onnx_opset"] >= 17
     json.dumps(card)
     with pytest.raises(ValueError, match="feature names"):
-        model_card(scorer, user_features=["a"], item_features=["x", "y"], slate_size=4, objective_names=[],
-                   weights=[], env_id="", config_hash="")
+        model_card(
+            scorer,
+            user_features=["a"],
+            item_features=["x", "y"],
+            slate_size=4,
+            objective_names=[],
+            weights=[],
+            env_id="",
+            config_hash="",
+        )

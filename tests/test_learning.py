@@ -30,23 +30,49 @@ HORIZON = 8
 
 def known_optimum_world() -> tuple[EnvConfig, SessionSimulator]:
     # catalog.num_items only satisfies validation: the hand-made two-track catalog below is used.
-    config = load_simulator_config(overrides={
-        "surface": "queue", "slate_size": 1, "max_steps": HORIZON,
-        "catalog.num_items": 10, "catalog.num_artists": 2, "candidates.num_candidates": 2,
-        "users.premium_share": 1.0, "users.taste_spread": 0.0, "users.skip_propensity_sd": 0.0,
-        "users.patience_mean": 0.0, "users.patience_sd": 0.0,
-        "response.affinity_scale": 2.0, "response.popularity_weight": 0.0, "response.premium_effect": 0.0,
-        "response.early_skip_threshold": 0.0, "response.completion_gap": 1.0, "response.first_track_bonus": 0.0,
-        "response.fatigue_weight": 0.0, "response.genre_fatigue_weight": 0.0, "response.artist_repeat_penalty": 0.0,
-        "dynamics.drift_rate": 0.0, "dynamics.skip_fatigue": 0.0,
-        "leave.base_logit": -10.0, "leave.after_early_skip": 10.0, "leave.after_completion": 0.0,
-        "leave.fatigue_effect": 0.0, "objectives.stream_threshold_s": 0.0,
-    })
+    config = load_simulator_config(
+        overrides={
+            "surface": "queue",
+            "slate_size": 1,
+            "max_steps": HORIZON,
+            "catalog.num_items": 10,
+            "catalog.num_artists": 2,
+            "candidates.num_candidates": 2,
+            "users.premium_share": 1.0,
+            "users.taste_spread": 0.0,
+            "users.skip_propensity_sd": 0.0,
+            "users.patience_mean": 0.0,
+            "users.patience_sd": 0.0,
+            "response.affinity_scale": 2.0,
+            "response.popularity_weight": 0.0,
+            "response.premium_effect": 0.0,
+            "response.early_skip_threshold": 0.0,
+            "response.completion_gap": 1.0,
+            "response.first_track_bonus": 0.0,
+            "response.fatigue_weight": 0.0,
+            "response.genre_fatigue_weight": 0.0,
+            "response.artist_repeat_penalty": 0.0,
+            "dynamics.drift_rate": 0.0,
+            "dynamics.skip_fatigue": 0.0,
+            "leave.base_logit": -10.0,
+            "leave.after_early_skip": 10.0,
+            "leave.after_completion": 0.0,
+            "leave.fatigue_effect": 0.0,
+            "objectives.stream_threshold_s": 0.0,
+        }
+    )
     axis = np.eye(8)[0]
     catalog = catalog_from_tracks(
-        embedding=np.stack([axis, -axis]), genre=[0, 0], artist=[0, 1], popularity=[0.5, 0.5],
-        duration_s=[200.0, 200.0], promoted=[False, True], new_release=[False, False], owned=[False, False],
-        long_tail=[False, False], genre_centroids=axis[None],
+        embedding=np.stack([axis, -axis]),
+        genre=[0, 0],
+        artist=[0, 1],
+        popularity=[0.5, 0.5],
+        duration_s=[200.0, 200.0],
+        promoted=[False, True],
+        new_release=[False, False],
+        owned=[False, False],
+        long_tail=[False, False],
+        genre_centroids=axis[None],
     )
     return EnvConfig(simulator=config, reward_weights=WEIGHTS), SessionSimulator(config, catalog)
 
@@ -56,8 +82,9 @@ def per_step_value_and_survival(env_config: EnvConfig) -> tuple[np.ndarray, np.n
     sim = env_config.simulator
     utility = np.array([[2.0, -2.0]], np.float32)  # affinity_scale * <taste, embedding>
     p = outcome_probabilities(sim.response, utility)[0]  # [track, outcome]
-    hazard = leave_probability(sim.leave, np.array([[0, 1, 2]], np.int8), np.zeros(1, np.float32),
-                               np.zeros(1, np.float32))[0]
+    hazard = leave_probability(
+        sim.leave, np.array([[0, 1, 2]], np.int8), np.zeros(1, np.float32), np.zeros(1, np.float32)
+    )[0]
     reward = p[:, 2] * WEIGHTS["completions"] + np.array([0.0, 1.0]) * WEIGHTS["promoted_streams"]
     return reward, 1.0 - p @ hazard
 
@@ -98,8 +125,19 @@ def test_ppo_reaches_90_percent_of_the_optimum_and_beats_greedy() -> None:
 
     torch.manual_seed(0)
     env = SlateVecEnv(env_config, num_envs=64, seed=0, simulator=simulator)
-    model = PPO(SlateScoringPolicy, env, n_steps=16, batch_size=256, n_epochs=4, learning_rate=1e-3, gamma=1.0,
-                gae_lambda=0.95, ent_coef=0.01, seed=0, policy_kwargs={"hidden": 32})
+    model = PPO(
+        SlateScoringPolicy,
+        env,
+        n_steps=16,
+        batch_size=256,
+        n_epochs=4,
+        learning_rate=1e-3,
+        gamma=1.0,
+        gae_lambda=0.95,
+        ent_coef=0.01,
+        seed=0,
+        policy_kwargs={"hidden": 32},
+    )
     model.learn(30_000)
 
     sessions = 4000

@@ -10,7 +10,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -37,8 +36,7 @@ def small_config(tmp_path: Path, algo: str = "ppo", **extra: object) -> TrainCon
         "checkpoint_every": 128,
         "env": {"overrides": SMALL_ENV, "num_envs": 8},
         "policy": {"hidden": 16},
-        "hyperparameters": {"n_steps": 16, "batch_size": 64, "n_epochs": 1, "buffer_size": 1000,
-                            "learning_starts": 64},
+        "hyperparameters": {"n_steps": 16, "batch_size": 64, "n_epochs": 1, "buffer_size": 1000, "learning_starts": 64},
         "evaluation": {"sessions": 20},
     }
     tree.update(extra)
@@ -79,8 +77,15 @@ def test_config_errors_name_the_field(tmp_path: Path) -> None:
 
 def _script(*args: str, **kwargs: object) -> subprocess.Popen:
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    return subprocess.Popen([sys.executable, str(ROOT / "scripts" / "train_agent.py"), *args], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, **kwargs)
+    return subprocess.Popen(
+        [sys.executable, str(ROOT / "scripts" / "train_agent.py"), *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        **kwargs,
+    )
 
 
 def test_help_explains_every_flag() -> None:
@@ -129,7 +134,7 @@ def test_sigkill_then_resume_continues_from_the_checkpoint(tmp_path: Path) -> No
     resumed = _script("--resume", "--run-dir", str(run), "--no-eval")
     out = resumed.communicate(timeout=600)[0]
     assert resumed.returncode == 0, out
-    assert f"resumed from" in out and str(killed_at) in out
+    assert "resumed from" in out and str(killed_at) in out
     # Timesteps, optimizer state, normalization statistics and RNG state all came back: the
     # resumed run ends with exactly the weights of the uninterrupted one.
     for (name, a), b in zip(_policy_parameters(reference).items(), _policy_parameters(run).values()):

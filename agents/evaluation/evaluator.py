@@ -73,7 +73,8 @@ def compare(
     summary.update(summarize(outcomes, weights, reference=REFERENCE, seed=seed, labels=labels))
     deployable = {r.name for r in rankers if not isinstance(r, StateAwareRanker)}
     summary["pareto_front_deployable"] = pareto_front(
-        {n: (p["satisfaction"]["mean"], p["business"]["mean"]) for n, p in summary["policies"].items() if n in deployable}
+        {n: (p["satisfaction"]["mean"], p["business"]["mean"])
+         for n, p in summary["policies"].items() if n in deployable}
     )
     summary["settings"] = {
         "sessions": sessions,
@@ -81,7 +82,7 @@ def compare(
         "reference": REFERENCE,
         "baselines": list(baselines),
         "objectives": list(OBJECTIVE_NAMES),
-        "weights": dict(zip(OBJECTIVE_NAMES, map(float, weights))),
+        "weights": dict(zip(OBJECTIVE_NAMES, map(float, weights), strict=False)),
         "surface": env_config.simulator.surface,
         "slate_size": env_config.simulator.slate_size,
         "max_steps": env_config.simulator.max_steps,

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
 from agents.evaluation import ope
 
 CAMPAIGNS = ("all", "men", "women")
@@ -111,19 +112,25 @@ def _dm_dr(item: np.ndarray, position: np.ndarray, click: np.ndarray, w: np.ndar
     return dm.reshape(lead), dr.reshape(lead)
 
 
-def _model_estimate(name: str, index: int, columns: tuple[np.ndarray, ...], n_items: int, seed: int) -> ope.Estimate:
+def _model_estimate(
+    name: str, index: int, columns: tuple[np.ndarray, ...], n_items: int, seed: int
+) -> ope.Estimate:
     def statistic(*cols: np.ndarray, axis: int = -1) -> np.ndarray:
         return _dm_dr(*cols, n_items=n_items)[index]
 
     return ope.bootstrap(name, columns, statistic, seed, resamples=1000)
 
 
-def random_policy_click_rate(data_dir: Path, campaign: str, min_propensity: float = 1e-3, seed: int = 0) -> dict[str, Any]:
+def random_policy_click_rate(
+    data_dir: Path, campaign: str, min_propensity: float = 1e-3, seed: int = 0
+) -> dict[str, Any]:
     """Uniform-random click rate of one campaign: on-policy from random logs, off-policy from BTS logs."""
     random_log, n_items = load_log(data_dir, "random", campaign)
     bts, n_bts_items = load_log(data_dir, "bts", campaign)
     if n_bts_items != n_items:
-        raise LogValidationError(f"campaign {campaign}: random and bts item contexts differ ({n_items} vs {n_bts_items})")
+        raise LogValidationError(
+            f"campaign {campaign}: random and bts item contexts differ ({n_items} vs {n_bts_items} items)"
+        )
     click = bts["click"].to_numpy(np.float64)
     logging = bts["propensity_score"].to_numpy(np.float64)
     target = np.full_like(logging, 1.0 / n_items)

@@ -44,9 +44,10 @@ def prefix_log_probabilities(logits: np.ndarray, mask: np.ndarray, slate: np.nda
     remaining = weight.sum(axis=1)
     chosen = np.take_along_axis(weight, slate, axis=1)  # [B, K]
     log_step = np.empty(slate.shape, np.float64)
-    for j in range(slate.shape[1]):
-        log_step[:, j] = np.log(chosen[:, j]) - np.log(np.maximum(remaining, 1e-300))
-        remaining = remaining - chosen[:, j]
+    with np.errstate(divide="ignore"):  # a masked pick has probability 0: log 0 = -inf is the answer
+        for j in range(slate.shape[1]):
+            log_step[:, j] = np.log(chosen[:, j]) - np.log(np.maximum(remaining, 1e-300))
+            remaining = remaining - chosen[:, j]
     return np.cumsum(log_step, axis=1)
 
 

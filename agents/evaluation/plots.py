@@ -16,7 +16,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from agents.evaluation.rollout import SessionOutcomes  # noqa: E402
-from agents.evaluation.stats import TOTAL, per_objective  # noqa: E402
+from agents.evaluation.stats import MIN_PLAYS_FOR_SKIP_RATE, TOTAL, per_objective  # noqa: E402
 from simulators import OBJECTIVE_NAMES  # noqa: E402
 
 DPI = 90
@@ -41,7 +41,7 @@ def objective_comparison(summary: dict[str, Any]) -> bytes:
     colors = _colors(policies)
     figure, axes = plt.subplots(1, len(keys), figsize=(2.6 * len(keys), 0.45 * len(policies) + 1.6), sharey=True)
     y = np.arange(len(policies))
-    for ax, key in zip(axes, keys):
+    for ax, key in zip(axes, keys, strict=False):
         rows = [summary["policies"][p][key] for p in policies]
         mean = np.array([r["mean"] for r in rows])
         err = np.array([[r["mean"] - r["low"] for r in rows], [r["high"] - r["mean"] for r in rows]])
@@ -79,12 +79,14 @@ def return_distribution(outcomes: dict[str, SessionOutcomes], weights: np.ndarra
     values = [per_objective(outcomes[n].returns, weights)[TOTAL] for n in names]
     figure, ax = plt.subplots(figsize=(max(7, 1.1 * len(names)), 3.8))
     parts = ax.violinplot(values, showmeans=True, showextrema=False)
-    for body, color in zip(parts["bodies"], _colors(names).values()):
+    for body, color in zip(parts["bodies"], _colors(names).values(), strict=False):
         body.set_facecolor(color)
         body.set_alpha(0.6)
     ax.set_xticks(np.arange(1, len(names) + 1), [labels.get(n, n) for n in names], rotation=20, fontsize=8)
+    pooled = np.concatenate(values)
+    ax.set_ylim(np.percentile(pooled, 0.5), np.percentile(pooled, 99.5))
     ax.set_ylabel("scalarized return per session")
-    ax.set_title("Distribution of session returns (bar: mean)", fontsize=10)
+    ax.set_title("Distribution of session returns (bar: mean; y axis: pooled 0.5-99.5th percentile)", fontsize=10)
     return _png(figure)
 
 
@@ -99,7 +101,7 @@ def skip_by_position(summary: dict[str, Any]) -> bytes:
     ax.set_ylabel("early-skip rate")
     ax.set_ylim(0, 1)
     ax.legend(fontsize=7, ncol=2)
-    ax.set_title("Skip rate by position (positions with at least 20 plays)", fontsize=10)
+    ax.set_title(f"Skip rate by position (positions with at least {MIN_PLAYS_FOR_SKIP_RATE} plays)", fontsize=10)
     return _png(figure)
 
 

@@ -23,7 +23,7 @@ bootstrap over sessions (scipy.stats.bootstrap, 2,000 resamples):
                          per track in a session): {mean, low, high}; catalog_coverage (share of
                          catalog items played at least once); skip_rate_by_position [float |
                          null] (early-skip share of tracks started at session position
-                         1, 2, ...; null below 20 plays)
+                         1, 2, ...; null below 50 plays)
     paired_differences.<baseline>.<metric>
                          {mean, low, high} of the per-session difference reference - baseline
                          on the same users (metrics: objectives, total, satisfaction, business)
@@ -115,7 +115,8 @@ def _figures(comparison: Comparison, report: dict[str, Any]) -> dict[str, tuple[
         "objective_space": ("Policies in objective space with the Pareto front", plots.objective_space(report)),
     }
     if report.get("off_policy"):
-        figures["off_policy"] = ("Off-policy estimates on OBD vs on-policy truth", plots.off_policy(report["off_policy"]))
+        figures["off_policy"] = ("Off-policy estimates on OBD vs on-policy truth",
+                                  plots.off_policy(report["off_policy"]))
     return figures
 
 

@@ -44,7 +44,11 @@ class SessionOutcomes:
 
 
 def rollout(
-    ranker: Ranker | StateAwareRanker, env_config: EnvConfig, sessions: int, seed: int, simulator: SessionSimulator | None = None
+    ranker: Ranker | StateAwareRanker,
+    env_config: EnvConfig,
+    sessions: int,
+    seed: int,
+    simulator: SessionSimulator | None = None,
 ) -> SessionOutcomes:
     """Play `sessions` complete sessions (users seeded seed, seed+1, ...) with `ranker`'s top-K slates."""
     batch = SessionBatch(env_config.simulator, sessions, simulator)

@@ -22,7 +22,7 @@ TOTAL = "total"
 SATISFACTION = ("listening_minutes", "completions", "skips")
 BUSINESS = ("promoted_streams", "discovery", "revenue")
 #: Skip rates are reported at positions with at least this many plays (else null).
-MIN_PLAYS_FOR_SKIP_RATE = 20
+MIN_PLAYS_FOR_SKIP_RATE = 50
 
 
 def mean_ci(values: np.ndarray, seed: int = 0, confidence: float = 0.95, resamples: int = 2000) -> dict[str, float]:
@@ -64,7 +64,8 @@ def skip_rate_by_position(outcome: SessionOutcomes) -> list[float | None]:
     """Early-skip share of tracks started at each session position (null where plays are too few)."""
     plays, skips = outcome.plays_by_position, outcome.early_skips_by_position
     last = int(np.max(np.nonzero(plays >= MIN_PLAYS_FOR_SKIP_RATE)[0], initial=-1)) + 1
-    return [float(s / p) if p >= MIN_PLAYS_FOR_SKIP_RATE else None for s, p in zip(skips[:last], plays[:last])]
+    pairs = zip(skips[:last], plays[:last], strict=True)
+    return [float(s / p) if p >= MIN_PLAYS_FOR_SKIP_RATE else None for s, p in pairs]
 
 
 def pareto_front(points: dict[str, tuple[float, float]]) -> list[str]:
