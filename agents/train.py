@@ -35,7 +35,7 @@ from agents.config import TrainConfig
 from agents.evaluation.evaluator import evaluate_run
 from agents.export import atomic_write_bytes, atomic_write_json, export_onnx, model_card
 from agents.policies import SlateObservationExtractor, SlateScoringPolicy
-from envs import SlateVecEnv, env_config_for
+from envs import make_vec_env
 from envs.config import EnvConfig
 from simulators import OBJECTIVE_NAMES, item_feature_names, user_feature_names
 
@@ -63,8 +63,10 @@ def default_run_dir(config: TrainConfig) -> Path:
 
 def build_env(config: TrainConfig) -> tuple[VecEnv, EnvConfig]:
     """The batched env with the action adapter the algorithm needs (no normalization yet)."""
-    env_config = env_config_for(config.env.id, config.env.config, config.env.overrides)
-    env: VecEnv = SlateVecEnv(env_config, config.env.num_envs, seed=config.seed)
+    env: VecEnv = make_vec_env(
+        config.env.id, config.env.num_envs, seed=config.seed, config=config.env.config, overrides=config.env.overrides
+    )
+    env_config = env.env_config
     if config.algo in ("sac", "td3"):
         env = ScoreVectorActions(env)
     elif config.algo == "dqn":

@@ -1,7 +1,8 @@
 """Segue's Gymnasium face: registered environments and the batched VecEnv factory.
 
-Importing this package registers ``segue/MusicQueue-v0`` and ``segue/MusicShelf-v0``; without
-the import, ``gymnasium.make("envs:segue/MusicQueue-v0")`` imports it for you.
+Importing this package registers ``segue/MusicQueue-v0``, ``segue/MusicShelf-v0`` and
+``segue/KuaiRandFeed-v0``; without the import, ``gymnasium.make("envs:segue/MusicQueue-v0")``
+imports it for you.
 """
 
 from __future__ import annotations
@@ -10,8 +11,9 @@ from typing import Any
 
 import gymnasium as gym
 
-from envs.config import DEFAULT_WEIGHTS, EnvConfig, resolve_env_config
+from envs.config import CONFIG_DIR, DEFAULT_WEIGHTS, EnvConfig, resolve_env_config
 from envs.core import SessionBatch
+from envs.kuairand import KuaiRandFeedEnv, build_kuairand_simulator
 from envs.music import MusicQueueEnv, MusicShelfEnv, SegueSessionEnv
 from envs.vec_env import SlateVecEnv
 from envs.vector_env import SlateVectorEnv
@@ -21,7 +23,15 @@ from envs.wrappers import LinearScalarization, weight_array
 ENV_IDS: dict[str, tuple[str, str]] = {
     "segue/MusicQueue-v0": ("envs.music:MusicQueueEnv", "music_queue.yaml"),
     "segue/MusicShelf-v0": ("envs.music:MusicShelfEnv", "music_shelf.yaml"),
+    "segue/KuaiRandFeed-v0": ("envs.kuairand:KuaiRandFeedEnv", "kuairand_feed.yaml"),
 }
+
+#: Envs whose simulator is not built from the config alone (fitted worlds): id -> builder.
+SIMULATOR_BUILDERS: dict[str, Any] = {"segue/KuaiRandFeed-v0": build_kuairand_simulator}
+
+#: The shipped fidelity report and the section of it that covers each calibrated env.
+FIDELITY_REPORT = CONFIG_DIR / "calibrated" / "fidelity_v1.json"
+FIDELITY_SECTIONS: dict[str, str] = {"segue/MusicQueue-v0": "music_queue", "segue/KuaiRandFeed-v0": "kuairand"}
 
 for _env_id, (_entry_point, _) in ENV_IDS.items():
     if _env_id not in gym.registry:
@@ -58,13 +68,33 @@ def make_vec_env(
     """
     merged = dict(overrides or {})
     merged.update({key.replace("__", "."): value for key, value in dotted.items()})
-    return SlateVecEnv(env_config_for(env_id, config, merged), num_envs, seed=seed, weights=weights)
+    env_config = env_config_for(env_id, config, merged)
+    builder = SIMULATOR_BUILDERS.get(env_id)
+    simulator = builder(env_config.simulator) if builder is not None else None
+    return SlateVecEnv(env_config, num_envs, seed=seed, weights=weights, simulator=simulator)
+
+
+def fidelity_check(env_id: str, config: Any = None, overrides: dict[str, Any] | None = None) -> list[Any]:
+    """The fidelity gates (`simulators.fidelity.GateResult`) of the simulator `env_id` would use.
+
+    An env without a shipped report gets a single failed "report" gate: it is uncalibrated.
+    """
+    from simulators.fidelity import GateResult, check_report_section
+
+    if env_id not in FIDELITY_SECTIONS:
+        return [GateResult("report", False, f"no fidelity report covers {env_id}: its simulator is not calibrated",
+                           "calibrate it with scripts/calibrate_simulator.py, or train anyway with "
+                           "--allow-unfit-simulator")]
+    simulator = env_config_for(env_id, config, overrides).simulator.model_dump()
+    return check_report_section(FIDELITY_REPORT, FIDELITY_SECTIONS[env_id], simulator)
 
 
 __all__ = [
     "DEFAULT_WEIGHTS",
     "ENV_IDS",
     "EnvConfig",
+    "FIDELITY_REPORT",
+    "KuaiRandFeedEnv",
     "LinearScalarization",
     "MusicQueueEnv",
     "MusicShelfEnv",
@@ -73,6 +103,7 @@ __all__ = [
     "SlateVecEnv",
     "SlateVectorEnv",
     "env_config_for",
+    "fidelity_check",
     "make_vec_env",
     "weight_array",
 ]

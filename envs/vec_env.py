@@ -34,6 +34,8 @@ class SlateVecEnv(VecEnv):
         simulator: reuse an existing simulator (and its catalog).
     """
 
+    render_mode = None  # sessions have no visual form
+
     def __init__(
         self,
         env_config: EnvConfig,

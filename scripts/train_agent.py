@@ -61,6 +61,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="continue the run in --run-dir from its latest checkpoint (after a crash or kill)",
     )
     parser.add_argument("--no-eval", action="store_true", help="skip the end-of-run evaluation against baselines")
+    parser.add_argument(
+        "--allow-unfit-simulator",
+        action="store_true",
+        help="train even if the env's simulator fails its fidelity report (configs/calibrated/fidelity_v1.json), "
+        "has none, or overrides a calibrated parameter",
+    )
     return parser.parse_args(argv)
 
 
@@ -94,6 +100,19 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+
+    from envs import fidelity_check
+
+    failed = [g for g in fidelity_check(config.env.id, config.env.config, config.env.overrides) if not g.passed]
+    if failed and args.allow_unfit_simulator:
+        print(f"warning: training on {config.env.id} although its simulator fails fidelity gate(s): "
+              + ", ".join(g.gate for g in failed), file=sys.stderr)
+    elif failed:
+        print(f"error: refusing to train on {config.env.id}: its simulator fails fidelity gate(s)", file=sys.stderr)
+        for gate in failed:
+            print(f"  {gate.gate}: {gate.detail}\n    to proceed: {gate.remedy}", file=sys.stderr)
+        print("  or pass --allow-unfit-simulator to train on it anyway", file=sys.stderr)
+        return 3
 
     from agents.train import train
 

@@ -88,9 +88,17 @@ def _script(*args: str, **kwargs: object) -> subprocess.Popen:
     )
 
 
+def test_refuses_an_unfit_simulator_and_names_the_gate() -> None:
+    process = _script("--set", "env.overrides={simulator.response.affinity_scale: 1.0}")
+    out = process.communicate(timeout=120)[0]
+    assert process.returncode == 3, out
+    assert "refusing to train" in out and "--allow-unfit-simulator" in out
+
+
 def test_help_explains_every_flag() -> None:
     out = _script("--help").communicate(timeout=60)[0]
-    for flag in ("--config", "--set", "--algo", "--total-timesteps", "--seed", "--run-dir", "--resume"):
+    for flag in ("--config", "--set", "--algo", "--total-timesteps", "--seed", "--run-dir", "--resume",
+                 "--allow-unfit-simulator"):
         assert flag in out
 
 
@@ -114,7 +122,8 @@ def _policy_parameters(run: Path) -> dict[str, torch.Tensor]:
 @pytest.mark.slow
 def test_sigkill_then_resume_continues_from_the_checkpoint(tmp_path: Path) -> None:
     config = _write_config(tmp_path, total=6144)
-    common = ("--config", str(config), "--seed", "3")
+    # The tiny test world is not a calibrated simulator, so the fidelity gate needs the override.
+    common = ("--config", str(config), "--seed", "3", "--allow-unfit-simulator")
     # Reference: the same run without interruption.
     reference = tmp_path / "reference"
     assert _script(*common, "--run-dir", str(reference), "--no-eval").wait(timeout=600) == 0
@@ -131,7 +140,7 @@ def test_sigkill_then_resume_continues_from_the_checkpoint(tmp_path: Path) -> No
     killed_at = json.loads(latest.read_text())["num_timesteps"]
     assert 0 < killed_at < 6144 and not (run / "model.zip").exists()
 
-    resumed = _script("--resume", "--run-dir", str(run), "--no-eval")
+    resumed = _script("--resume", "--run-dir", str(run), "--no-eval", "--allow-unfit-simulator")
     out = resumed.communicate(timeout=600)[0]
     assert resumed.returncode == 0, out
     assert "resumed from" in out and str(killed_at) in out
