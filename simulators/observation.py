@@ -55,7 +55,9 @@ class ObservationBuilder:
         """Finite feature bounds, derived from the dynamics (exposure is a geometric sum)."""
         d, g = self.catalog.embedding_dim, self.catalog.num_genres
         dyn = config.dynamics
-        max_exposure = 1.0 / (1.0 - dyn.genre_decay) if dyn.genre_decay < 1 else float(config.max_steps * config.slate_size)
+        max_exposure = (
+            1.0 / (1.0 - dyn.genre_decay) if dyn.genre_decay < 1 else float(config.max_steps * config.slate_size)
+        )
         per_step = dyn.skip_fatigue * config.slate_size + config.shelf.no_choice_fatigue
         max_fatigue = config.max_steps * per_step
         user_low = np.concatenate([-np.ones(d), np.zeros(4 + g)])

@@ -107,9 +107,7 @@ class SessionSimulator:
         cat = self.catalog
         d = cat.embedding_dim
         # One gather per step instead of one per attribute: [embedding | popularity_z | duration].
-        self._item_floats = np.column_stack(
-            [cat.static_features[:, : d + 1], cat.duration_s]
-        ).astype(np.float32)
+        self._item_floats = np.column_stack([cat.static_features[:, : d + 1], cat.duration_s]).astype(np.float32)
         # Attribute-major [genre; artist; id] so that a slate gathers straight into slot-major rows.
         self._item_ints = np.stack([cat.genre, cat.artist, np.arange(cat.num_items)]).astype(np.int32)
         self._item_tags = np.column_stack([cat.promoted, cat.new_release | cat.long_tail, cat.owned])
@@ -180,7 +178,14 @@ class SessionSimulator:
         completed = played & (outcome == COMPLETE)
         early_skip = played & (outcome == EARLY_SKIP)
         objectives = compute_objectives(
-            cfg.objectives, listened_s, completed, early_skip, tags[:, :, 0], tags[:, :, 1], tags[:, :, 2], users.premium
+            cfg.objectives,
+            listened_s,
+            completed,
+            early_skip,
+            tags[:, :, 0],
+            tags[:, :, 1],
+            tags[:, :, 2],
+            users.premium,
         )
         self.memory.update(users, embedding, genre, artist, played, early_skip, completed)
         truncated = (users.steps >= cfg.max_steps) & ~terminated

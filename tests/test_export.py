@@ -110,7 +110,8 @@ def test_loading_for_scoring_needs_neither_torch_nor_pickle(trained: tuple[PPO, 
         "import sys, numpy as np\n"
         "from agents.onnx_scorer import OnnxScorer\n"
         f"s = OnnxScorer({str(path)!r})\n"
-        "x = s.score(np.zeros((1, s.user_dim), np.float32), np.zeros((1, 3, s.item_dim), np.float32), np.ones((1, 3), bool))\n"
+        "u, i = np.zeros((1, s.user_dim), np.float32), np.zeros((1, 3, s.item_dim), np.float32)\n"
+        "x = s.score(u, i, np.ones((1, 3), bool))\n"
         "print(x.shape, [m for m in ('torch', 'pickle', 'stable_baselines3', 'gymnasium') if m in sys.modules])\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
