@@ -73,7 +73,8 @@ class KuaiRandFeedEnv(SegueSessionEnv):
     ## Episode End
 
     Terminated when the user leaves (leave hazard: the simulator's default, *not* calibrated:
-    the random-exposure log has no session ends); truncated after `max_steps` slates.
+    the random-exposure log has no session ends) or after `max_steps` slates, which, as in
+    `MusicQueueEnv`, is reported as termination because the horizon is observable.
 
     ## Arguments
 
