@@ -26,16 +26,6 @@ def masked_logits(logits: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return np.where(np.asarray(mask, bool), np.asarray(logits, np.float64), -np.inf)
 
 
-def sample_slates(logits: np.ndarray, mask: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
-    """Exact PL samples without replacement via the Gumbel-top-k trick: int64[B, k].
-
-    Adding i.i.d. Gumbel noise to the logits and taking the top k gives a PL draw (Yellott 1977;
-    Kool et al., "Stochastic Beams and Where to Find Them", ICML 2019).
-    """
-    perturbed = masked_logits(logits, mask) + rng.gumbel(size=np.shape(logits))
-    return np.argsort(-perturbed, axis=1, kind="stable")[:, :k]
-
-
 def prefix_log_probabilities(logits: np.ndarray, mask: np.ndarray, slate: np.ndarray) -> np.ndarray:
     """log pi(a_1..a_k | x) for k = 1..K: float64[B, K] (the last column is the slate propensity)."""
     z = masked_logits(logits, mask)
