@@ -194,5 +194,6 @@ def train(config: TrainConfig, resume: bool = False, evaluate: bool = True) -> R
     scorer_path = export_scorer(model, config, env_config, run_dir) if config.algo in SLATE_POLICY_ALGOS else None
     evaluation = None
     if evaluate and scorer_path is not None:
-        evaluation = evaluate_run(scorer_path, env_config, config.evaluation, run_dir)
+        simulator = find_slate_env(model.get_env()).batch.simulator
+        evaluation = evaluate_run(scorer_path, env_config, config.evaluation, run_dir, simulator)
     return RunResult(run_dir, model, scorer_path, evaluation, train_seconds)

@@ -18,6 +18,7 @@ from envs.music import MusicQueueEnv, MusicShelfEnv, SegueSessionEnv
 from envs.vec_env import SlateVecEnv
 from envs.vector_env import SlateVectorEnv
 from envs.wrappers import LinearScalarization, weight_array
+from simulators import SessionSimulator
 
 #: Registered id -> (entry point, default config file under configs/).
 ENV_IDS: dict[str, tuple[str, str]] = {
@@ -69,9 +70,13 @@ def make_vec_env(
     merged = dict(overrides or {})
     merged.update({key.replace("__", "."): value for key, value in dotted.items()})
     env_config = env_config_for(env_id, config, merged)
+    return SlateVecEnv(env_config, num_envs, seed=seed, weights=weights, simulator=build_simulator(env_id, env_config))
+
+
+def build_simulator(env_id: str, env_config: EnvConfig) -> SessionSimulator:
+    """The simulator `env_id` runs on: a fitted world where the env has one, else the config's."""
     builder = SIMULATOR_BUILDERS.get(env_id)
-    simulator = builder(env_config.simulator) if builder is not None else None
-    return SlateVecEnv(env_config, num_envs, seed=seed, weights=weights, simulator=simulator)
+    return builder(env_config.simulator) if builder is not None else SessionSimulator(env_config.simulator)
 
 
 def fidelity_check(env_id: str, config: Any = None, overrides: dict[str, Any] | None = None) -> list[Any]:
@@ -82,9 +87,14 @@ def fidelity_check(env_id: str, config: Any = None, overrides: dict[str, Any] | 
     from simulators.fidelity import GateResult, check_report_section
 
     if env_id not in FIDELITY_SECTIONS:
-        return [GateResult("report", False, f"no fidelity report covers {env_id}: its simulator is not calibrated",
-                           "calibrate it with scripts/calibrate_simulator.py, or train anyway with "
-                           "--allow-unfit-simulator")]
+        return [
+            GateResult(
+                "report",
+                False,
+                f"no fidelity report covers {env_id}: its simulator is not calibrated",
+                "calibrate it with scripts/calibrate_simulator.py, or train anyway with --allow-unfit-simulator",
+            )
+        ]
     simulator = env_config_for(env_id, config, overrides).simulator.model_dump()
     return check_report_section(FIDELITY_REPORT, FIDELITY_SECTIONS[env_id], simulator)
 
@@ -96,6 +106,7 @@ __all__ = [
     "FIDELITY_REPORT",
     "KuaiRandFeedEnv",
     "LinearScalarization",
+    "build_simulator",
     "MusicQueueEnv",
     "MusicShelfEnv",
     "SegueSessionEnv",

@@ -28,20 +28,34 @@ DEFAULT_OBD = ROOT.parent / "shared" / "data" / "open_bandit_dataset"
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     from agents.baselines import BASELINE_NAMES
 
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--run", type=Path, help="run folder of scripts/train_agent.py (scorer.onnx + config.yaml)")
     source.add_argument("--policy", type=Path, help="an exported scorer.onnx (its model_card.json names the env)")
-    parser.add_argument("--env-config", type=Path, default=None,
-                        help="with --policy: env YAML (default: the env named in the model card, default config)")
+    parser.add_argument(
+        "--env-config",
+        type=Path,
+        default=None,
+        help="with --policy: env YAML (default: the env named in the model card, default config)",
+    )
     parser.add_argument("--sessions", type=int, default=2000, help="simulated sessions per policy")
     parser.add_argument("--seed", type=int, default=12345, help="seed of the evaluation users")
-    parser.add_argument("--baselines", nargs="+", default=list(BASELINE_NAMES), choices=BASELINE_NAMES,
-                        help="baseline rankers to compare with")
+    parser.add_argument(
+        "--baselines",
+        nargs="+",
+        default=list(BASELINE_NAMES),
+        choices=BASELINE_NAMES,
+        help="baseline rankers to compare with",
+    )
     parser.add_argument("--out", type=Path, default=None, help="report folder (default <run>/report or reports/<name>)")
-    parser.add_argument("--obd-data", type=Path, default=DEFAULT_OBD,
-                        help="Open Bandit Dataset folder for the off-policy section (skipped if absent)")
+    parser.add_argument(
+        "--obd-data",
+        type=Path,
+        default=DEFAULT_OBD,
+        help="Open Bandit Dataset folder for the off-policy section (skipped if absent)",
+    )
     parser.add_argument("--no-ope", action="store_true", help="leave the off-policy section out")
     parser.add_argument("--min-propensity", type=float, default=1e-3, help="clip logging propensities below this")
     sub = parser.add_subparsers(dest="command")
@@ -56,11 +70,15 @@ def print_ope(section: dict) -> None:
     print(f"Uniform-random click rate (%), 95% CI; BTS propensities clipped at {section['min_propensity']:g}")
     for c in section["campaigns"]:
         on = c["on_policy"]
-        print(f"  {c['campaign']:<6} on-policy (random logs, {c['random_rows']} rows, {c['random_clicks']} clicks): "
-              f"{100 * on['value']:.3f} [{100 * on['low']:.3f}, {100 * on['high']:.3f}]")
+        print(
+            f"  {c['campaign']:<6} on-policy (random logs, {c['random_rows']} rows, {c['random_clicks']} clicks): "
+            f"{100 * on['value']:.3f} [{100 * on['low']:.3f}, {100 * on['high']:.3f}]"
+        )
         for name, e in c["estimates"].items():
-            print(f"         {name:<14} (BTS logs, {c['bts_rows']} rows, {c['clipped_rows']} clipped): "
-                  f"{100 * e['value']:.3f} [{100 * e['low']:.3f}, {100 * e['high']:.3f}]")
+            print(
+                f"         {name:<14} (BTS logs, {c['bts_rows']} rows, {c['clipped_rows']} clipped): "
+                f"{100 * e['value']:.3f} [{100 * e['low']:.3f}, {100 * e['high']:.3f}]"
+            )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -89,19 +107,21 @@ def main(argv: list[str] | None = None) -> int:
     from agents.evaluation.evaluator import compare
     from agents.evaluation.report import write_report
     from agents.onnx_scorer import OnnxScorer
-    from envs import env_config_for
+    from envs import build_simulator, env_config_for
     from simulators.config import ConfigError
 
     try:
         if args.run is not None:
             config = load_train_config(args.run / "config.yaml")
-            env_config = env_config_for(config.env.id, config.env.config, config.env.overrides)
+            env_id = config.env.id
+            env_config = env_config_for(env_id, config.env.config, config.env.overrides)
             scorer_path, name, out = args.run / "scorer.onnx", args.run.name, args.run / "report"
         else:
             scorer_path, name = args.policy, args.policy.parent.name or "policy"
             card_path = args.policy.with_name("model_card.json")
             card = json.loads(card_path.read_text()) if card_path.is_file() else {}
-            env_config = env_config_for(card.get("environment", "segue/MusicQueue-v0"), args.env_config)
+            env_id = card.get("environment", "segue/MusicQueue-v0")
+            env_config = env_config_for(env_id, args.env_config)
             out = ROOT / "reports" / name
         policy = OnnxScorer(scorer_path, threads=2)
     except (ConfigError, FileNotFoundError, ValueError) as exc:
@@ -109,7 +129,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     out = args.out or out
     start = time.perf_counter()
-    comparison = compare(policy, env_config, args.baselines, args.sessions, args.seed)
+    comparison = compare(
+        policy, env_config, args.baselines, args.sessions, args.seed, build_simulator(env_id, env_config)
+    )
     off_policy = None
     if not args.no_ope and args.obd_data.is_dir():
         off_policy = random_policy_report(args.obd_data, args.min_propensity, args.seed)

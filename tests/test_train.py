@@ -150,3 +150,12 @@ def test_sigkill_then_resume_continues_from_the_checkpoint(tmp_path: Path) -> No
         torch.testing.assert_close(a, b, rtol=0, atol=0, msg=name)
     events = list((run / "tb").rglob("events.out.tfevents.*"))
     assert events
+
+
+def test_kuairand_feed_trains_and_evaluates_in_its_fitted_world(tmp_path: Path) -> None:
+    config = small_config(tmp_path, env={"id": "segue/KuaiRandFeed-v0", "num_envs": 8})
+    result = train(config)
+    evaluation = json.loads((result.run_dir / "evaluation.json").read_text())
+    assert {"policy", "greedy"} <= set(evaluation["policies"])
+    card = json.loads((result.run_dir / "model_card.json").read_text())
+    assert card["environment"] == "segue/KuaiRandFeed-v0"

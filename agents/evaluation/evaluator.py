@@ -41,7 +41,10 @@ class Comparison:
 
 
 def evaluate_rankers(
-    rankers: list[Ranker | StateAwareRanker], env_config: EnvConfig, sessions: int, seed: int,
+    rankers: list[Ranker | StateAwareRanker],
+    env_config: EnvConfig,
+    sessions: int,
+    seed: int,
     simulator: SessionSimulator | None = None,
 ) -> dict[str, SessionOutcomes]:
     """Roll every ranker out on the same `sessions` users (common random numbers)."""
@@ -59,13 +62,22 @@ def simulator_version(env_config: EnvConfig) -> dict[str, str]:
 
 
 def compare(
-    policy: Ranker, env_config: EnvConfig, baselines: list[str] | tuple[str, ...], sessions: int, seed: int
+    policy: Ranker,
+    env_config: EnvConfig,
+    baselines: list[str] | tuple[str, ...],
+    sessions: int,
+    seed: int,
+    simulator: SessionSimulator | None = None,
 ) -> Comparison:
-    """Evaluate `policy` (renamed "policy") and the named baselines on common random numbers."""
+    """Evaluate `policy` (renamed "policy") and the named baselines on common random numbers.
+
+    `simulator` is the world to evaluate in (e.g. the fitted KuaiRand world, see
+    `envs.build_simulator`); by default the synthetic one that `env_config` describes.
+    """
     start = time.perf_counter()
     policy.name = REFERENCE
     weights = np.asarray(env_config.weight_vector(), dtype=np.float32)
-    simulator = SessionSimulator(env_config.simulator)
+    simulator = simulator or SessionSimulator(env_config.simulator)
     rankers = [policy, *make_baselines(list(baselines), simulator, weights, seed=seed)]
     outcomes = evaluate_rankers(rankers, env_config, sessions, seed, simulator)
     labels = {r.name: getattr(r, "label", r.name) for r in rankers}
@@ -73,8 +85,11 @@ def compare(
     summary.update(summarize(outcomes, weights, reference=REFERENCE, seed=seed, labels=labels))
     deployable = {r.name for r in rankers if not isinstance(r, StateAwareRanker)}
     summary["pareto_front_deployable"] = pareto_front(
-        {n: (p["satisfaction"]["mean"], p["business"]["mean"])
-         for n, p in summary["policies"].items() if n in deployable}
+        {
+            n: (p["satisfaction"]["mean"], p["business"]["mean"])
+            for n, p in summary["policies"].items()
+            if n in deployable
+        }
     )
     summary["settings"] = {
         "sessions": sessions,
@@ -93,12 +108,20 @@ def compare(
 
 
 def evaluate_run(
-    scorer_path: Path, env_config: EnvConfig, settings: EvaluationSection, run_dir: Path
+    scorer_path: Path,
+    env_config: EnvConfig,
+    settings: EvaluationSection,
+    run_dir: Path,
+    simulator: SessionSimulator | None = None,
 ) -> dict[str, Any]:
     """Compare the exported scorer with baselines; write `evaluation.json`; log a table."""
-    comparison = compare(OnnxScorer(scorer_path, threads=2), env_config, settings.baselines, settings.sessions,
-                         settings.seed)
+    comparison = compare(
+        OnnxScorer(scorer_path, threads=2), env_config, settings.baselines, settings.sessions, settings.seed, simulator
+    )
     atomic_write_json(run_dir / "evaluation.json", comparison.summary)
-    log.info("evaluation on %d sessions (same users for every ranker):\n%s", settings.sessions,
-             format_table(comparison.summary, REFERENCE))
+    log.info(
+        "evaluation on %d sessions (same users for every ranker):\n%s",
+        settings.sessions,
+        format_table(comparison.summary, REFERENCE),
+    )
     return comparison.summary
