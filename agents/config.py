@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
-from simulators.config import ConfigError, StrictModel, format_validation_error, read_yaml, set_dotted
+from simulators.config import StrictModel, read_yaml, validate_with_overrides
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 DEFAULT_TRAIN_CONFIG = CONFIG_DIR / "train_default.yaml"
@@ -108,10 +108,4 @@ def parse_value(text: str) -> Any:
 def load_train_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> TrainConfig:
     """Read a training YAML (default: configs/train_default.yaml) and apply dotted overrides."""
     path = Path(path) if path is not None else DEFAULT_TRAIN_CONFIG
-    tree = read_yaml(path)
-    for key, value in (overrides or {}).items():
-        set_dotted(tree, key, value)
-    try:
-        return TrainConfig.model_validate(tree)
-    except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc, str(path))) from None
+    return validate_with_overrides(TrainConfig, read_yaml(path), overrides, str(path))

@@ -13,9 +13,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, field_validator
 
-from simulators.config import ConfigError, SimulatorConfig, StrictModel, format_validation_error, read_yaml, set_dotted
+from simulators.config import SimulatorConfig, StrictModel, read_yaml, validate_with_overrides
 from simulators.objectives import OBJECTIVE_NAMES
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
@@ -76,9 +76,4 @@ def resolve_env_config(
     else:
         path = Path(config) if config is not None else CONFIG_DIR / default_file
         tree, source = read_yaml(path), str(path)
-    for key, value in (overrides or {}).items():
-        set_dotted(tree, key, value)
-    try:
-        return EnvConfig.model_validate(tree)
-    except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc, source)) from None
+    return validate_with_overrides(EnvConfig, tree, overrides, source)

@@ -8,7 +8,7 @@ time with the offending field named, instead of silently running a different exp
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -220,14 +220,22 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     return data
 
 
-def load_simulator_config(
-    path: str | Path | None = None, overrides: dict[str, Any] | None = None
-) -> SimulatorConfig:
-    """Load a simulator config from YAML (or the defaults) and apply dotted-key overrides."""
-    tree = read_yaml(path) if path is not None else {}
+Model = TypeVar("Model", bound=BaseModel)
+
+
+def validate_with_overrides(
+    model: type[Model], tree: dict[str, Any], overrides: dict[str, Any] | None, source: str
+) -> Model:
+    """Apply dotted-key overrides to a config tree and validate it; errors name each bad field."""
     for key, value in (overrides or {}).items():
         set_dotted(tree, key, value)
     try:
-        return SimulatorConfig.model_validate(tree)
+        return model.model_validate(tree)
     except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc, str(path or "overrides"))) from None
+        raise ConfigError(format_validation_error(exc, source)) from None
+
+
+def load_simulator_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> SimulatorConfig:
+    """Load a simulator config from YAML (or the defaults) and apply dotted-key overrides."""
+    tree = read_yaml(path) if path is not None else {}
+    return validate_with_overrides(SimulatorConfig, tree, overrides, str(path or "overrides"))

@@ -94,8 +94,10 @@ def _check_rewards(reward: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     if r.shape != shape:
         raise ValueError(f"rewards must have shape {shape}, got {r.shape}")
     if not np.isfinite(r).all():
-        raise ValueError(f"rewards: {int((~np.isfinite(r)).sum())} value(s) are not finite, first at "
-                         f"{tuple(int(i) for i in np.argwhere(~np.isfinite(r))[0])}")
+        raise ValueError(
+            f"rewards: {int((~np.isfinite(r)).sum())} value(s) are not finite, first at "
+            f"{tuple(int(i) for i in np.argwhere(~np.isfinite(r))[0])}"
+        )
     return r
 
 
@@ -116,8 +118,15 @@ def bootstrap(
     if n < 2 or all(np.all(c == c[0]) for c in columns):
         return Estimate(name, value, value, value, n, clipped)
     result = stats.bootstrap(
-        columns, statistic, paired=True, vectorized=True, confidence_level=CONFIDENCE, n_resamples=resamples,
-        method="percentile", random_state=np.random.default_rng(seed), batch=250,
+        columns,
+        statistic,
+        paired=True,
+        vectorized=True,
+        confidence_level=CONFIDENCE,
+        n_resamples=resamples,
+        method="percentile",
+        random_state=np.random.default_rng(seed),
+        batch=250,
     )
     interval = result.confidence_interval
     return Estimate(name, value, float(interval.low), float(interval.high), n, clipped)
@@ -132,7 +141,11 @@ def _ratio(weighted_reward: np.ndarray, weight: np.ndarray, axis: int = -1) -> n
 
 
 def ips(
-    reward: np.ndarray, target: np.ndarray, logging: np.ndarray, min_propensity: float = 0.0, seed: int = 0,
+    reward: np.ndarray,
+    target: np.ndarray,
+    logging: np.ndarray,
+    min_propensity: float = 0.0,
+    seed: int = 0,
     resamples: int = 2000,
 ) -> Estimate:
     """Inverse propensity scoring (Horvitz-Thompson): rewards, target and logging propensities float[n]."""
@@ -142,7 +155,11 @@ def ips(
 
 
 def snips(
-    reward: np.ndarray, target: np.ndarray, logging: np.ndarray, min_propensity: float = 0.0, seed: int = 0,
+    reward: np.ndarray,
+    target: np.ndarray,
+    logging: np.ndarray,
+    min_propensity: float = 0.0,
+    seed: int = 0,
     resamples: int = 2000,
 ) -> Estimate:
     """Self-normalized IPS (Swaminathan & Joachims 2015): float[n] inputs as in `ips`."""
@@ -178,20 +195,41 @@ def doubly_robust(
 
 
 def independent_ips(
-    reward: np.ndarray, target_marginal: np.ndarray, logging_marginal: np.ndarray, min_propensity: float = 0.0,
-    seed: int = 0, resamples: int = 2000,
+    reward: np.ndarray,
+    target_marginal: np.ndarray,
+    logging_marginal: np.ndarray,
+    min_propensity: float = 0.0,
+    seed: int = 0,
+    resamples: int = 2000,
 ) -> Estimate:
     """IIPS (Li et al. 2018): per-slot rewards and position marginals of the shown items, float[n, K]."""
-    w, clipped = _weights(target_marginal, logging_marginal, min_propensity)
-    r = _check_rewards(reward, w.shape)
-    return bootstrap("independent_ips", ((w * r).sum(axis=1),), _mean, seed, resamples, clipped)
+    return _slotwise_ips("independent_ips", reward, target_marginal, logging_marginal, min_propensity, seed, resamples)
 
 
 def reward_interaction_ips(
-    reward: np.ndarray, target_prefix: np.ndarray, logging_prefix: np.ndarray, min_propensity: float = 0.0,
-    seed: int = 0, resamples: int = 2000,
+    reward: np.ndarray,
+    target_prefix: np.ndarray,
+    logging_prefix: np.ndarray,
+    min_propensity: float = 0.0,
+    seed: int = 0,
+    resamples: int = 2000,
 ) -> Estimate:
     """RIPS (McInerney et al. 2020): per-slot rewards, prefix propensities pi(a_1..a_k | x), float[n, K]."""
-    w, clipped = _weights(target_prefix, logging_prefix, min_propensity)
+    return _slotwise_ips(
+        "reward_interaction_ips", reward, target_prefix, logging_prefix, min_propensity, seed, resamples
+    )
+
+
+def _slotwise_ips(
+    name: str,
+    reward: np.ndarray,
+    target: np.ndarray,
+    logging: np.ndarray,
+    min_propensity: float,
+    seed: int,
+    resamples: int,
+) -> Estimate:
+    """sum_k w_k r_k per logged slate; IIPS and RIPS differ only in which probabilities give w_k."""
+    w, clipped = _weights(target, logging, min_propensity)
     r = _check_rewards(reward, w.shape)
-    return bootstrap("reward_interaction_ips", ((w * r).sum(axis=1),), _mean, seed, resamples, clipped)
+    return bootstrap(name, ((w * r).sum(axis=1),), _mean, seed, resamples, clipped)
