@@ -16,10 +16,8 @@ $(STAMP): setup.py
 
 venv: $(STAMP)
 
-# The shipped MusicQueue calibration fails one fidelity gate (17/20 skip-curve positions within
-# 2 SE; see README "Calibration"), so the main job passes the explicit override and says so.
 train: $(STAMP)
-	$(BIN)/python scripts/train_agent.py --allow-unfit-simulator $(ARGS)
+	$(BIN)/python scripts/train_agent.py $(ARGS)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -30,8 +30,9 @@ setup(
         "onnxruntime>=1.17",
         "onnxscript>=0.1",
         "matplotlib>=3.8",
+        "ray[tune]>=2.40",  # Pareto sweeps (scripts/sweep.py)
     ],
     extras_require={
-        "dev": ["pytest>=8.0", "pytest-xdist>=3.5", "hypothesis>=6.100", "ruff>=0.5"],
+        "dev": ["pytest>=8.0", "pytest-xdist>=3.5", "hypothesis>=6.100", "ruff>=0.5", "mo-gymnasium>=1.3"],
     },
 )

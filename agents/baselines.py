@@ -323,14 +323,18 @@ class OracleRanker:
         hazard = leave_probability(  # per outcome, the same for every candidate: [B, 3]
             cfg.leave, np.tile([EARLY_SKIP, LATE_SKIP, COMPLETE], (b, 1)), users.fatigue, users.patience
         )
-        recent = recently_heard(artist, users.recent_artists)
+        memory = cfg.dynamics.artist_memory
         tags = (cat.duration_s[ids], cat.promoted[ids], self.discovery[ids], cat.owned[ids])
 
         def slot_values(slot: int, within: np.ndarray, placed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             """Expected scalarized reward and stay probability of every candidate in `slot`: float[B, N] x 2."""
             decay = np.float32(cfg.dynamics.genre_decay) ** slot if self.sequential else np.float32(1)
             exposure = np.take_along_axis(users.genre_exposure * decay + within, genre, axis=1)
-            repeat = recent | recently_heard(artist, placed) if placed.shape[1] else recent
+            # The simulator's artist window: in a queue, slot s remembers the newest H - s artists
+            # heard before it and the last H placed slots (see SlateMemory).
+            repeat = recently_heard(artist, users.recent_artists[:, slot if self.sequential else 0 :])
+            if placed.shape[1]:
+                repeat |= recently_heard(artist, placed[:, -memory:])
             position = (users.tracks_played + slot).astype(np.float32)[:, None]
             utility = (
                 static_utility

@@ -64,8 +64,10 @@ def _env_arrays(env: SlateVecEnv) -> dict[str, np.ndarray]:
             "episode_return": batch.episode_return,
             "episode_length": batch.episode_length,
             "episode_tracks": batch.episode_tracks,
+            "scalar_return": env.scalar_return,
         }
     )
+    arrays.update({f"scalarization.{key}": value for key, value in env.scalarization.state().items()})
     return arrays
 
 
@@ -86,6 +88,9 @@ def _restore_env_arrays(env: SlateVecEnv, arrays: dict[str, np.ndarray]) -> None
     batch.episode_return[...] = arrays["episode_return"]
     batch.episode_length[...] = arrays["episode_length"]
     batch.episode_tracks[...] = arrays["episode_tracks"]
+    env.scalar_return[...] = arrays["scalar_return"]
+    prefix = "scalarization."
+    env.scalarization.load_state({k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)})
 
 
 def save_checkpoint(model: BaseAlgorithm, run_dir: Path) -> Path:

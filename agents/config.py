@@ -67,6 +67,49 @@ class EvaluationSection(StrictModel):
     )
 
 
+class ConstraintSection(StrictModel):
+    """A floor on one objective per track played, enforced by a Lagrange multiplier (agents.constraints)."""
+
+    objective: str = Field("promoted_streams", description="The constrained objective (an OBJECTIVE_NAMES entry).")
+    floor: float = Field(..., ge=0, description="Required share: objective per track started, e.g. 0.2.")
+    learning_rate: float = Field(0.5, gt=0, description="Dual-ascent step of the multiplier per rollout.")
+    initial_multiplier: float = Field(0.0, ge=0, description="Multiplier at the start of training.")
+
+    @model_validator(mode="after")
+    def _check_objective(self) -> ConstraintSection:
+        from simulators import OBJECTIVE_NAMES
+
+        if self.objective not in OBJECTIVE_NAMES:
+            raise ValueError(f"objective {self.objective!r} is not one of {list(OBJECTIVE_NAMES)}")
+        return self
+
+
+class ScalarizationSection(StrictModel):
+    """How training turns the vector reward into a scalar (weights: the env's `reward_weights`).
+
+    The evaluation always reports every objective in raw units, whatever is chosen here.
+    """
+
+    kind: Literal["linear", "chebyshev"] = Field("linear", description="Weighted sum, or Chebyshev to `utopia`.")
+    scales: Literal["raw", "random"] | dict[str, float] = Field(
+        "raw",
+        description="Objective units: raw, 'random' (the random ranker's per-session return, "
+        "so weights are comparable), or a name -> unit map.",
+    )
+    utopia: dict[str, float] = Field(
+        default_factory=dict, description="Chebyshev: per-session return to aim at, per weighted objective."
+    )
+    constraint: ConstraintSection | None = Field(None, description="Optional floor (Lagrangian; linear only).")
+
+    @model_validator(mode="after")
+    def _check_kind(self) -> ScalarizationSection:
+        if self.kind == "chebyshev" and not self.utopia:
+            raise ValueError("kind 'chebyshev' needs a utopia: per-objective session returns to aim at")
+        if self.kind == "chebyshev" and self.constraint is not None:
+            raise ValueError("a constraint needs kind 'linear' (its Lagrangian is a weighted sum)")
+        return self
+
+
 class TrainConfig(StrictModel):
     """Everything one training run needs; saved resolved as `config.yaml` in the run folder."""
 
@@ -80,6 +123,7 @@ class TrainConfig(StrictModel):
     env: EnvSection = EnvSection()
     policy: PolicySection = PolicySection()
     hyperparameters: AlgoSection = AlgoSection()
+    scalarization: ScalarizationSection = ScalarizationSection()
     evaluation: EvaluationSection = EvaluationSection()
 
     @model_validator(mode="after")
@@ -103,6 +147,21 @@ def parse_value(text: str) -> Any:
         return yaml.safe_load(text)
     except yaml.YAMLError:
         return text
+
+
+def parse_overrides(items: list[str]) -> dict[str, Any]:
+    """`--set KEY=VALUE` arguments as a dotted-key dict (values parsed as YAML).
+
+    Raises:
+        ValueError: an item is not KEY=VALUE (the message quotes it).
+    """
+    overrides = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"--set expects KEY=VALUE, got {item!r}")
+        overrides[key.strip()] = parse_value(value)
+    return overrides
 
 
 def load_train_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> TrainConfig:

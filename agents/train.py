@@ -32,12 +32,15 @@ from agents.adapters import ScoreVectorActions, SlotBySlotActions
 from agents.callbacks import ObjectiveLogger, PeriodicCheckpoint
 from agents.checkpoint import find_slate_env, latest_checkpoint, restore_checkpoint, save_checkpoint
 from agents.config import TrainConfig
+from agents.constraints import LagrangeMultiplier
 from agents.evaluation.evaluator import evaluate_run
+from agents.evaluation.scales import objective_scales
 from agents.export import atomic_write_bytes, atomic_write_json, export_onnx, model_card
 from agents.policies import SlateObservationExtractor, SlateScoringPolicy
-from envs import make_vec_env
+from envs import SlateVecEnv, build_simulator, env_config_for
 from envs.config import EnvConfig
-from simulators import OBJECTIVE_NAMES, item_feature_names, user_feature_names
+from envs.scalarization import Chebyshev, Constrained, Linear
+from simulators import OBJECTIVE_NAMES, SessionSimulator, item_feature_names, user_feature_names
 
 log = logging.getLogger("segue.train")
 
@@ -61,12 +64,37 @@ def default_run_dir(config: TrainConfig) -> Path:
     return Path(config.runs_root) / f"{config.algo}-{env_name}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
+def build_scalarization(
+    config: TrainConfig, env_config: EnvConfig, simulator: SessionSimulator
+) -> Linear | Chebyshev | Constrained:
+    """The training reward of `config.scalarization` over the env's `reward_weights`."""
+    section = config.scalarization
+    weights = env_config.reward_weights
+    scales: dict[str, float] | None = None
+    if section.scales == "random":
+        scales = objective_scales(env_config, simulator)
+        log.info("objective units (random ranker, per session): %s", {k: round(v, 3) for k, v in scales.items()})
+    elif isinstance(section.scales, dict):
+        scales = section.scales
+    if section.kind == "chebyshev":
+        missing = sorted(name for name, w in weights.items() if w > 0 and name not in section.utopia)
+        if missing:
+            raise ValueError(f"scalarization.utopia needs a value for every weighted objective; missing {missing}")
+        return Chebyshev(weights, section.utopia, scales, batch_size=config.env.num_envs)
+    if section.constraint is not None:
+        c = section.constraint
+        return Constrained(weights, c.objective, c.floor, scales, multiplier=c.initial_multiplier)
+    return Linear(weights, scales)
+
+
 def build_env(config: TrainConfig) -> tuple[VecEnv, EnvConfig]:
     """The batched env with the action adapter the algorithm needs (no normalization yet)."""
-    env: VecEnv = make_vec_env(
-        config.env.id, config.env.num_envs, seed=config.seed, config=config.env.config, overrides=config.env.overrides
+    env_config = env_config_for(config.env.id, config.env.config, config.env.overrides)
+    simulator = build_simulator(config.env.id, env_config)
+    scalarization = build_scalarization(config, env_config, simulator)
+    env: VecEnv = SlateVecEnv(
+        env_config, config.env.num_envs, config.seed, simulator=simulator, scalarization=scalarization
     )
-    env_config = env.env_config
     if config.algo in ("sac", "td3"):
         env = ScoreVectorActions(env)
     elif config.algo == "dqn":
@@ -141,7 +169,7 @@ def export_scorer(model: BaseAlgorithm, config: TrainConfig, env_config: EnvConf
     return path
 
 
-def train(config: TrainConfig, resume: bool = False, evaluate: bool = True) -> RunResult:
+def train(config: TrainConfig, resume: bool = False, evaluate: bool = True, progress_bar: bool = True) -> RunResult:
     """Train (or resume) the run described by `config`; see the module docstring for outputs."""
     run_dir = Path(config.run_dir) if config.run_dir else default_run_dir(config)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -167,10 +195,12 @@ def train(config: TrainConfig, resume: bool = False, evaluate: bool = True) -> R
         model = build_model(config, env, run_dir / "tb")
 
     remaining = config.total_timesteps - model.num_timesteps
+    constraint = config.scalarization.constraint
     callbacks = CallbackList(
         [
             ObjectiveLogger(env_config.reward_weights, hparams_of(config)),
             PeriodicCheckpoint(run_dir, config.checkpoint_every),
+            *([LagrangeMultiplier(constraint.learning_rate)] if constraint is not None else []),
         ]
     )
     start = time.perf_counter()
@@ -183,7 +213,11 @@ def train(config: TrainConfig, resume: bool = False, evaluate: bool = True) -> R
             config.env.num_envs,
         )
         model.learn(
-            remaining, callback=callbacks, reset_num_timesteps=checkpoint is None, tb_log_name="tb", progress_bar=True
+            remaining,
+            callback=callbacks,
+            reset_num_timesteps=checkpoint is None,
+            tb_log_name="tb",
+            progress_bar=progress_bar,
         )
     train_seconds = time.perf_counter() - start
     save_checkpoint(model, run_dir)
@@ -195,5 +229,6 @@ def train(config: TrainConfig, resume: bool = False, evaluate: bool = True) -> R
     evaluation = None
     if evaluate and scorer_path is not None:
         simulator = find_slate_env(model.get_env()).batch.simulator
-        evaluation = evaluate_run(scorer_path, env_config, config.evaluation, run_dir, simulator)
+        floor = (constraint.objective, constraint.floor) if constraint is not None else None
+        evaluation = evaluate_run(scorer_path, env_config, config.evaluation, run_dir, simulator, constraint=floor)
     return RunResult(run_dir, model, scorer_path, evaluation, train_seconds)

@@ -15,9 +15,10 @@ from envs.config import CONFIG_DIR, DEFAULT_WEIGHTS, EnvConfig, resolve_env_conf
 from envs.core import SessionBatch
 from envs.kuairand import KuaiRandFeedEnv, build_kuairand_simulator
 from envs.music import MusicQueueEnv, MusicShelfEnv, SegueSessionEnv
+from envs.scalarization import Chebyshev, Constrained, Linear
 from envs.vec_env import SlateVecEnv
 from envs.vector_env import SlateVectorEnv
-from envs.wrappers import LinearScalarization, weight_array
+from envs.wrappers import ChebyshevScalarization, LinearScalarization, weight_array
 from simulators import SessionSimulator
 
 #: Registered id -> (entry point, default config file under configs/).
@@ -31,7 +32,7 @@ ENV_IDS: dict[str, tuple[str, str]] = {
 SIMULATOR_BUILDERS: dict[str, Any] = {"segue/KuaiRandFeed-v0": build_kuairand_simulator}
 
 #: The shipped fidelity report and the section of it that covers each calibrated env.
-FIDELITY_REPORT = CONFIG_DIR / "calibrated" / "fidelity_v1.json"
+FIDELITY_REPORT = CONFIG_DIR / "calibrated" / "fidelity_v2.json"
 FIDELITY_SECTIONS: dict[str, str] = {"segue/MusicQueue-v0": "music_queue", "segue/KuaiRandFeed-v0": "kuairand"}
 
 for _env_id, (_entry_point, _) in ENV_IDS.items():
@@ -54,6 +55,7 @@ def make_vec_env(
     config: Any = None,
     overrides: dict[str, Any] | None = None,
     weights: Any = None,
+    scalarization: Any = None,
     **dotted: Any,
 ) -> SlateVecEnv:
     """Build the native batched SB3 VecEnv for a registered Segue env.
@@ -64,13 +66,16 @@ def make_vec_env(
         seed: env i is seeded with seed + i.
         config: YAML path, mapping or EnvConfig (default: the env's file in `configs/`).
         overrides: dotted-key overrides, e.g. ``{"simulator.slate_size": 5}``.
-        weights: scalarization weights (name map or sequence); default from the config.
+        weights: linear scalarization weights (name map or sequence); default from the config.
+        scalarization: an `envs.scalarization` object for B = num_envs instead (Chebyshev,
+            Lagrangian constraint).
         **dotted: more overrides with ``__`` for dots, e.g. ``simulator__slate_size=5``.
     """
     merged = dict(overrides or {})
     merged.update({key.replace("__", "."): value for key, value in dotted.items()})
     env_config = env_config_for(env_id, config, merged)
-    return SlateVecEnv(env_config, num_envs, seed=seed, weights=weights, simulator=build_simulator(env_id, env_config))
+    simulator = build_simulator(env_id, env_config)
+    return SlateVecEnv(env_config, num_envs, seed, weights=weights, simulator=simulator, scalarization=scalarization)
 
 
 def build_simulator(env_id: str, env_config: EnvConfig) -> SessionSimulator:
@@ -105,6 +110,10 @@ __all__ = [
     "EnvConfig",
     "FIDELITY_REPORT",
     "KuaiRandFeedEnv",
+    "Chebyshev",
+    "ChebyshevScalarization",
+    "Constrained",
+    "Linear",
     "LinearScalarization",
     "build_simulator",
     "MusicQueueEnv",

@@ -11,27 +11,30 @@ from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices,
 
 from envs.config import EnvConfig
 from envs.core import SessionBatch
-from envs.wrappers import weight_array
+from envs.scalarization import Chebyshev, Linear
 from simulators import OBJECTIVE_NAMES, SessionSimulator
 
 
 class SlateVecEnv(VecEnv):
-    """Native batched VecEnv with same-step auto-reset and a linearly scalarized reward.
+    """Native batched VecEnv with same-step auto-reset and a scalarized reward.
 
     Ended sessions are replaced in the same step, as SB3 expects: the returned observation of a
     done env is the new session's first one, and the final one is in
     ``infos[i]["terminal_observation"]``. Done envs also get ``infos[i]["episode"]``
     (``r``, ``l``, ``t``, like SB3's Monitor) and ``infos[i]["episode_objectives"]`` (the
     per-objective return). The per-step vector reward of all envs is `last_vector_reward`
-    (float32[B, M]); infos of envs that did not finish stay empty, which keeps the step free
-    of per-user Python work.
+    (float32[B, M]) and the tracks each session started in it are `last_tracks` (int[B]);
+    infos of envs that did not finish stay empty, which keeps the step free of per-user Python
+    work. ``episode["r"]`` is the episode's scalarized return.
 
     Args:
         env_config: environment (simulator + default weights).
         num_envs: B, the number of concurrent sessions.
         seed: env i uses seed + i, so env i reproduces `gymnasium.make(...).reset(seed=seed + i)`.
-        weights: scalarization weights; default `env_config.reward_weights`.
+        weights: linear scalarization weights; default `env_config.reward_weights`.
         simulator: reuse an existing simulator (and its catalog).
+        scalarization: any `envs.scalarization` object for B = num_envs (overrides `weights`),
+            e.g. `Chebyshev` or the Lagrangian `Constrained`.
     """
 
     render_mode = None  # sessions have no visual form
@@ -43,14 +46,23 @@ class SlateVecEnv(VecEnv):
         seed: int | None = None,
         weights: Sequence[float] | dict[str, float] | None = None,
         simulator: SessionSimulator | None = None,
+        scalarization: Linear | Chebyshev | None = None,
     ) -> None:
         self.env_config = env_config
         self.batch = SessionBatch(env_config.simulator, num_envs, simulator)
         super().__init__(num_envs, self.batch.observation_space, self.batch.action_space)
         self.reward_space = self.batch.reward_space
         self.objective_names = OBJECTIVE_NAMES
-        self.weights = weight_array(env_config.weight_vector() if weights is None else weights)
+        if scalarization is None:
+            scalarization = Linear(env_config.weight_vector() if weights is None else weights)
+        memory = getattr(scalarization, "returns", None)
+        if memory is not None and len(memory) != num_envs:
+            raise ValueError(f"the scalarization keeps {len(memory)} sessions; the env has num_envs={num_envs}")
+        self.scalarization = scalarization
+        self.weights = scalarization.weights
         self.last_vector_reward = np.zeros((num_envs, len(OBJECTIVE_NAMES)), np.float32)
+        self.last_tracks = np.zeros(num_envs, np.int64)
+        self.scalar_return = np.zeros(num_envs, np.float64)
         self._actions: np.ndarray | None = None
         self._start = time.time()
         self.seed(seed)
@@ -67,6 +79,8 @@ class SlateVecEnv(VecEnv):
             self.batch.seed(np.asarray(self._seeds, dtype=np.int64))
             self._seeds = []
         obs = self.batch.reset()
+        self.scalarization.end(np.arange(self.num_envs))
+        self.scalar_return[:] = 0.0
         self.reset_infos = [{} for _ in range(self.num_envs)]
         return obs
 
@@ -79,12 +93,15 @@ class SlateVecEnv(VecEnv):
         self._actions = None
         vector = result.objectives
         self.last_vector_reward = vector
-        rewards = vector @ self.weights
+        self.last_tracks = result.played.sum(axis=1)
+        rewards = self.scalarization(vector, self.last_tracks)
+        self.scalar_return += rewards
         dones = result.terminated | result.truncated
         infos: list[dict[str, Any]] = [{} for _ in range(self.num_envs)]
         ended = np.flatnonzero(dones)
         if ended.size:
             returns = self.batch.episode_return[ended]
+            scalar_returns = self.scalar_return[ended]
             lengths = self.batch.episode_length[ended]
             tracks = self.batch.episode_tracks[ended]
             elapsed = round(time.time() - self._start, 6)
@@ -93,10 +110,12 @@ class SlateVecEnv(VecEnv):
                     "terminal_observation": {key: value[i].copy() for key, value in obs.items()},
                     "TimeLimit.truncated": False,  # the horizon is observable: a true end
                     "session_end": "left" if result.terminated[i] else "horizon",
-                    "episode": {"r": float(returns[j] @ self.weights), "l": int(lengths[j]), "t": elapsed},
+                    "episode": {"r": float(scalar_returns[j]), "l": int(lengths[j]), "t": elapsed},
                     "episode_objectives": dict(zip(self.objective_names, returns[j].tolist())),
                     "episode_tracks": int(tracks[j]),
                 }
+            self.scalarization.end(ended)
+            self.scalar_return[ended] = 0.0
             fresh = self.batch.reset(ended)
             for key in obs:
                 obs[key][ended] = fresh[key]

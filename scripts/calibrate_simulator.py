@@ -25,9 +25,9 @@ from simulators.config import ConfigError, set_dotted  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data"
 CALIBRATED = ROOT / "configs" / "calibrated"
-QUEUE_PARAMS = "music_queue_mssd_v1.yaml"
+QUEUE_PARAMS = "music_queue_mssd_v2.yaml"
 KUAIRAND_MODEL = "kuairand_feed_v1.npz"
-REPORT_NAME = "fidelity_v1.json"
+REPORT_NAME = "fidelity_v2.json"
 
 MSSD_NOTE = (
     "Targets: aggregate statistics of the Spotify Music Streaming Sessions Dataset (mini) -- B. Brost, "
@@ -208,7 +208,7 @@ def _write_queue_params(path: Path, parameters: dict[str, float], section: dict)
         set_dotted(tree, key, round(float(value), 6))
     mssd = section["mssd"]
     header = [
-        "# segue/MusicQueue-v0 parameters calibrated to MSSD aggregates (v1), written by",
+        f"# segue/MusicQueue-v0 parameters calibrated to MSSD aggregates ({QUEUE_PARAMS}), written by",
         "#   python scripts/calibrate_simulator.py fit --install",
         f"# {MSSD_NOTE}",
         f"# Logging policy: {section['logging_policy']}.",

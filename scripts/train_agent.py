@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from agents.config import DEFAULT_TRAIN_CONFIG, load_train_config, parse_value  # noqa: E402
+from agents.config import DEFAULT_TRAIN_CONFIG, load_train_config, parse_overrides  # noqa: E402
 from simulators.config import ConfigError  # noqa: E402
 
 
@@ -64,7 +64,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--allow-unfit-simulator",
         action="store_true",
-        help="train even if the env's simulator fails its fidelity report (configs/calibrated/fidelity_v1.json), "
+        help="train even if the env's simulator fails its fidelity report (configs/calibrated/fidelity_v2.json), "
         "has none, or overrides a calibrated parameter",
     )
     return parser.parse_args(argv)
@@ -73,13 +73,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s  %(message)s", datefmt="%H:%M:%S")
-    overrides = {}
-    for item in args.overrides:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            print(f"error: --set expects KEY=VALUE, got {item!r}", file=sys.stderr)
-            return 2
-        overrides[key.strip()] = parse_value(value)
+    try:
+        overrides = parse_overrides(args.overrides)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     for key, value in (("algo", args.algo), ("total_timesteps", args.total_timesteps), ("seed", args.seed)):
         if value is not None:
             overrides[key] = value

@@ -137,8 +137,8 @@ class SlateContext:
     Attributes:
         position: float32[B, K], 0-based index of the slot's track within the session.
         genre_exposure: float32[B, K], exposure to the slot's genre when it starts playing.
-        artist_recent: bool[B, K], the slot's artist is among the last H artists heard or was
-            played earlier in this slate.
+        artist_recent: bool[B, K], the slot's artist is among the last H artists heard before
+            the slot (earlier slots of this slate included, H = `DynamicsConfig.artist_memory`).
     """
 
     position: np.ndarray
@@ -151,9 +151,18 @@ def recently_heard(artist: np.ndarray, recent_artists: np.ndarray) -> np.ndarray
 
     A loop over the H (a handful) history columns beats one [B, X, H] comparison by ~8x.
     """
-    found = artist == recent_artists[:, :1]
-    for h in range(1, recent_artists.shape[1]):
+    found = np.zeros(artist.shape, bool)
+    for h in range(recent_artists.shape[1]):
         found |= artist == recent_artists[:, h : h + 1]
+    return found
+
+
+def recently_heard_before_slots(artist: np.ndarray, recent_artists: np.ndarray) -> np.ndarray:
+    """Like `recently_heard` for queue slots: slot k (int[B, K]) sees only the newest H - k of
+    the H artists heard before the queue (its other memories are the queue's own slots)."""
+    found = np.zeros(artist.shape, bool)
+    for h in range(recent_artists.shape[1]):  # column h (oldest first) is remembered by slots 0..h
+        found[:, : h + 1] |= artist[:, : h + 1] == recent_artists[:, h : h + 1]
     return found
 
 
@@ -169,6 +178,9 @@ class SlateMemory:
     Time inside a slate runs per slot: slot k starts k track-lengths after the slate began,
     whether or not earlier slots were dropped (a dropped pick is a moment of silence). That
     keeps the within-slate weights a constant per-slot-pair table instead of per-user powers.
+    The artist memory is the same window inside a slate as across slates: slot k remembers the
+    previous H slots of its slate and the newest H - k artists heard before the slate. (Before
+    v2 a slot remembered every earlier slot of its slate, so skips rose along each queue.)
 
     Args:
         config: dynamics parameters.
@@ -187,10 +199,14 @@ class SlateMemory:
         self.genre_pow = np.float32(config.genre_decay) ** np.arange(k + 1, dtype=np.float32)
         self.fatigue_pow = np.float32(config.fatigue_decay) ** np.arange(k + 1, dtype=np.float32)
         # pair_weights[:, k, p]: how much pair p adds to slot k, float32[2, K, P]. Row 0 is the
-        # genre-exposure decay from the earlier track to the later one, row 1 counts artists.
+        # genre-exposure decay from the earlier track to the later one, row 1 counts artists
+        # heard within the artist memory (at most H slots earlier).
         into_later = (self.later == np.arange(k)[:, None]).astype(np.float32)
-        lag_decay = self.genre_pow[np.maximum(self.later - self.earlier - 1, 0)]
-        self.pair_weights = np.stack([into_later * lag_decay, into_later]).astype(np.float32)
+        lag = self.later - self.earlier
+        lag_decay = self.genre_pow[lag - 1]
+        remembered = lag <= config.artist_memory
+        self.pair_weights = np.stack([into_later * lag_decay, into_later * remembered]).astype(np.float32)
+        self.any_earlier = into_later
 
     def same_as_earlier(self, slot_major: np.ndarray) -> np.ndarray:
         """Which slot pairs share each attribute: bool[X, P, B] from int[X * K, B].
@@ -206,7 +222,7 @@ class SlateMemory:
 
     def repeats(self, same_item: np.ndarray) -> np.ndarray:
         """Slots whose pick repeats an earlier slot's: bool[B, K] from slot pairs bool[P, B]."""
-        return (np.matmul(self.pair_weights[1], same_item.astype(np.float32)) > 0).T
+        return (np.matmul(self.any_earlier, same_item.astype(np.float32)) > 0).T
 
     def context(
         self, state: UserState, genre: np.ndarray, artist: np.ndarray, same: np.ndarray, valid: np.ndarray
@@ -219,13 +235,15 @@ class SlateMemory:
             valid: bool[B, K] picks that play unless the user leaves first.
         """
         exposure = genre_exposure_of(state.genre_exposure, genre)
-        recent = recently_heard(artist, state.recent_artists)
         if self.sequential:
+            recent = recently_heard_before_slots(artist, state.recent_artists)
             exposure *= self.genre_pow[: genre.shape[1]]
             heard = same & valid.T[self.earlier]
             within = np.matmul(self.pair_weights, heard.astype(np.float32))
             exposure += within[0].T
             recent |= within[1].T > 0
+        else:
+            recent = recently_heard(artist, state.recent_artists)
         position = state.tracks_played[:, None] + self.slots
         return SlateContext(position, exposure, recent)
 

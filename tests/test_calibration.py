@@ -156,3 +156,16 @@ def test_user_table_population_draws_fitted_users() -> None:
     rows = [int(np.argmin(np.linalg.norm(world.users.taste - t, axis=1))) for t in state.users.taste]
     np.testing.assert_allclose(state.users.taste, world.users.taste[rows], atol=1e-6)
     np.testing.assert_allclose(state.users.skip_propensity, world.users.skip_propensity[rows], atol=1e-6)
+
+
+def test_moments_fit_recovers_the_skip_propensity_spread() -> None:
+    """The spread is identified by survivorship: skip-prone users leave less after skipping,
+    so late positions skip more when the spread is larger."""
+    moments = MomentsConfig(sessions=8000, report_sessions=1500, max_evaluations=40, restarts=2)
+    leave = {"leave.after_early_skip": -1.5, "leave.base_logit": -1.8}
+    truth = small_config(**{"slate_size": 10, "users.skip_propensity_sd": 1.2, **leave})
+    target = simulate_sessions(truth, moments, 8000, seed=78)
+    start = small_config(**{"slate_size": 10, "users.skip_propensity_sd": 0.3, **leave})
+    boxes = {"users.skip_propensity_sd": (0.0, 3.0)}
+    fit = fit_moments(start, target, moments, parameters=boxes)
+    assert fit.parameters["users.skip_propensity_sd"] == pytest.approx(1.2, rel=0.1)

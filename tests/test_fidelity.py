@@ -91,7 +91,6 @@ def test_shipped_kuairand_fit_passes_its_gates() -> None:
     assert results and all(r.passed for r in results), [r.detail for r in results if not r.passed]
 
 
-@pytest.mark.xfail(strict=True, reason="music_queue_mssd_v1 fits 17/20 skip_2 positions within 2 SE (needs 18)")
 def test_shipped_music_queue_fit_passes_its_gates() -> None:
     results = _shipped_gates("music_queue")
     assert all(r.passed for r in results), [r.detail for r in results if not r.passed]

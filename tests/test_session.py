@@ -116,3 +116,27 @@ def test_simulators_import_without_gymnasium_or_torch() -> None:
     code = "import sys, simulators; bad = [m for m in ('gymnasium', 'torch') if m in sys.modules]; print(bad)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_artist_memory_is_the_last_h_tracks_inside_and_across_queues() -> None:
+    """Slot k remembers the H tracks before it: earlier slots of its queue, then the newest
+    H - k artists heard before the queue. Same window as `recent_artists` between queues."""
+    from simulators.config import DynamicsConfig
+    from simulators.users import SlateMemory, UserState
+
+    h, k = 3, 6
+    memory = SlateMemory(DynamicsConfig(artist_memory=h), slate_size=k, sequential=True)
+    users = UserState.empty(1, 2, 4, h)
+    users.recent_artists[:] = [[7, 8, 9]]  # oldest first
+    artist = np.array([[9, 8, 7, 1, 2, 1]])
+    genre = np.zeros_like(artist)
+    same = memory.same_as_earlier(np.concatenate([genre.T, artist.T]))  # slot-major [genre; artist]
+    context = memory.context(users, genre, artist, same, np.ones((1, k), bool))
+    # slot 0 sees 7, 8, 9; slot 1 sees 8, 9 (+ slot 0); slot 2 sees 9 (+ slots 0-1): 7 forgotten;
+    # slot 5 repeats slot 3's artist, 2 slots back (within H).
+    np.testing.assert_array_equal(context.artist_recent, [[True, True, False, False, False, True]])
+    artist = np.array([[1, 2, 3, 4, 1, 5]])  # slot 4 repeats slot 0, 4 slots back: beyond H = 3
+    same = memory.same_as_earlier(np.concatenate([genre.T, artist.T]))
+    users.recent_artists[:] = -1
+    context = memory.context(users, genre, artist, same, np.ones((1, k), bool))
+    assert not context.artist_recent.any()

@@ -20,7 +20,7 @@ import numpy as np
 from agents.baselines import Ranker, StateAwareRanker, make_baselines
 from agents.config import EvaluationSection
 from agents.evaluation.rollout import SessionOutcomes, rollout
-from agents.evaluation.stats import format_table, pareto_front, summarize
+from agents.evaluation.stats import constraint_summary, format_table, pareto_front, summarize
 from agents.export import atomic_write_json
 from agents.onnx_scorer import OnnxScorer
 from envs.config import EnvConfig
@@ -68,11 +68,14 @@ def compare(
     sessions: int,
     seed: int,
     simulator: SessionSimulator | None = None,
+    constraint: tuple[str, float] | None = None,
 ) -> Comparison:
     """Evaluate `policy` (renamed "policy") and the named baselines on common random numbers.
 
     `simulator` is the world to evaluate in (e.g. the fitted KuaiRand world, see
     `envs.build_simulator`); by default the synthetic one that `env_config` describes.
+    `constraint` (objective, floor per track) adds the ``constraint`` section: each ranker's
+    share with its CI and whether the policy meets the floor.
     """
     start = time.perf_counter()
     policy.name = REFERENCE
@@ -91,6 +94,8 @@ def compare(
             if n in deployable
         }
     )
+    if constraint is not None:
+        summary["constraint"] = constraint_summary(outcomes, *constraint, reference=REFERENCE, seed=seed)
     summary["settings"] = {
         "sessions": sessions,
         "seed": seed,
@@ -113,10 +118,12 @@ def evaluate_run(
     settings: EvaluationSection,
     run_dir: Path,
     simulator: SessionSimulator | None = None,
+    constraint: tuple[str, float] | None = None,
 ) -> dict[str, Any]:
     """Compare the exported scorer with baselines; write `evaluation.json`; log a table."""
+    scorer = OnnxScorer(scorer_path, threads=2)
     comparison = compare(
-        OnnxScorer(scorer_path, threads=2), env_config, settings.baselines, settings.sessions, settings.seed, simulator
+        scorer, env_config, settings.baselines, settings.sessions, settings.seed, simulator, constraint=constraint
     )
     atomic_write_json(run_dir / "evaluation.json", comparison.summary)
     log.info(
@@ -124,4 +131,11 @@ def evaluate_run(
         settings.sessions,
         format_table(comparison.summary, REFERENCE),
     )
+    if constraint is not None:
+        c = comparison.summary["constraint"]
+        share = c["shares"][REFERENCE]
+        log.info(
+            "constraint %s per track >= %.3f: policy %.3f (95%% CI %.3f .. %.3f): %s",
+            c["objective"], c["floor"], share["mean"], share["low"], share["high"], c["verdict"],
+        )
     return comparison.summary

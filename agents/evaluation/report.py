@@ -29,6 +29,10 @@ bootstrap over sessions (scipy.stats.bootstrap, 2,000 resamples):
                          on the same users (metrics: objectives, total, satisfaction, business)
     pareto_front         names not dominated in (satisfaction, business) mean, ascending
                          satisfaction; pareto_front_deployable: the same without the oracle
+    constraint           absent, or (constrained runs) objective, floor, per ("track started"),
+                         shares.<name> {mean, low, high} (per-track ratio, paired bootstrap),
+                         verdict of the policy: "holds" (CI >= floor) | "violated" (CI < floor)
+                         | "not distinguishable"
     off_policy           null, or the OBD check of `agents.evaluation.obd.random_policy_report`:
                          data, target, logging, truth, min_propensity, confidence, campaigns
                          [{campaign, items, random_rows, random_clicks, bts_rows, bts_clicks,
@@ -53,12 +57,15 @@ from simulators import OBJECTIVE_NAMES
 
 REPORT_FILES = ("report.html", "report.md", "report.json")
 
+#: (title, header, rows) of one table, shared by the HTML and Markdown renderings.
+Table = tuple[str, list[str], list[list[str]]]
+
 
 def _ci(row: dict[str, float], digits: int = 2) -> str:
     return f"{row['mean']:.{digits}f} [{row['low']:.{digits}f}, {row['high']:.{digits}f}]"
 
 
-def _tables(report: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]]]]:
+def _tables(report: dict[str, Any]) -> list[Table]:
     """(title, header, rows) of every table, shared by the HTML and Markdown renderings."""
     policies = report["policies"]
     keys = [TOTAL, *OBJECTIVE_NAMES, "satisfaction", "business"]
@@ -81,6 +88,16 @@ def _tables(report: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]
           f"{row['catalog_coverage']:.3f}", *(_rate(row["skip_rate_by_position"], p) for p in (0, 9))]
          for row in policies.values()],
     ))
+    constraint = report.get("constraint")
+    if constraint:
+        tables.append((
+            f"Constraint: {constraint['objective']} per track started >= {constraint['floor']:g} "
+            f"(policy: {constraint['verdict']})",
+            ["policy", "share per track [95% CI]", "meets the floor"],
+            [[policies[name]["label"], _ci(share, 3),
+              "yes" if share["low"] >= constraint["floor"] else ("no" if share["high"] < constraint["floor"] else "?")]
+             for name, share in constraint["shares"].items()],
+        ))
     section = report.get("off_policy")
     if section:
         names = list(section["campaigns"][0]["estimates"])
@@ -146,7 +163,8 @@ def _notes(report: dict[str, Any]) -> list[str]:
     return notes
 
 
-def _html(report: dict[str, Any], figures: dict[str, tuple[str, bytes]], title: str) -> str:
+def render_html(title: str, notes: list[str], tables: list[Table], figures: dict[str, tuple[str, bytes]]) -> str:
+    """One self-contained page: notes, tables (title, header, rows), figures embedded as base64."""
     esc = html.escape
     parts = [
         "<!DOCTYPE html>",
@@ -158,9 +176,9 @@ def _html(report: dict[str, Any], figures: dict[str, tuple[str, bytes]], title: 
         "th{background:#f0f0f0}img{max-width:100%;border:1px solid #ddd;margin:6px 0 18px}"
         "figcaption{font-size:12px;color:#555}</style></head><body>",
         f"<h1>{esc(title)}</h1>",
-        "<ul>" + "".join(f"<li>{esc(n)}</li>" for n in _notes(report)) + "</ul>",
+        "<ul>" + "".join(f"<li>{esc(n)}</li>" for n in notes) + "</ul>",
     ]
-    for caption, header, rows in _tables(report):
+    for caption, header, rows in tables:
         parts.append(f"<h2>{esc(caption)}</h2><table><tr>" + "".join(f"<th>{esc(h)}</th>" for h in header) + "</tr>")
         parts.extend("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>" for row in rows)
         parts.append("</table>")
@@ -179,9 +197,10 @@ def _html(report: dict[str, Any], figures: dict[str, tuple[str, bytes]], title: 
     return "\n".join(parts)
 
 
-def _markdown(report: dict[str, Any], figures: dict[str, tuple[str, bytes]], title: str) -> str:
-    lines = [f"# {title}", "", *(f"- {n}" for n in _notes(report)), ""]
-    for caption, header, rows in _tables(report):
+def render_markdown(title: str, notes: list[str], tables: list[Table], figures: dict[str, tuple[str, bytes]]) -> str:
+    """The same content as `render_html`, linking the PNGs in plots/."""
+    lines = [f"# {title}", "", *(f"- {n}" for n in notes), ""]
+    for caption, header, rows in tables:
         lines += [f"## {caption}", "", "| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
         lines += ["| " + " | ".join(row) + " |" for row in rows]
         lines.append("")
@@ -201,6 +220,7 @@ def write_report(
     for stem, (_, png) in figures.items():
         atomic_write_bytes(out_dir / "plots" / f"{stem}.png", png)
     atomic_write_json(out_dir / "report.json", report)
-    atomic_write_bytes(out_dir / "report.md", _markdown(report, figures, title).encode())
-    atomic_write_bytes(out_dir / "report.html", _html(report, figures, title).encode())
+    notes, tables = _notes(report), _tables(report)
+    atomic_write_bytes(out_dir / "report.md", render_markdown(title, notes, tables, figures).encode())
+    atomic_write_bytes(out_dir / "report.html", render_html(title, notes, tables, figures).encode())
     return report

@@ -111,6 +111,40 @@ def summarize(
     return summary
 
 
+def share_ci(numerator: np.ndarray, tracks: np.ndarray, seed: int = 0, resamples: int = 2000) -> dict[str, float]:
+    """Ratio sum(numerator) / sum(tracks) over sessions with a paired percentile-bootstrap CI."""
+    numerator, tracks = np.asarray(numerator, np.float64), np.asarray(tracks, np.float64)
+    mean = float(numerator.sum() / max(tracks.sum(), 1.0))
+    if numerator.size < 2:
+        return {"mean": mean, "low": mean, "high": mean}
+    result = stats.bootstrap(
+        (numerator, tracks),
+        lambda a, b, axis=-1: a.sum(axis=axis) / np.maximum(b.sum(axis=axis), 1.0),
+        paired=True,
+        vectorized=True,
+        n_resamples=resamples,
+        method="percentile",
+        random_state=np.random.default_rng(seed),
+    )
+    interval = result.confidence_interval
+    return {"mean": mean, "low": float(interval.low), "high": float(interval.high)}
+
+
+def constraint_summary(
+    outcomes: dict[str, SessionOutcomes], objective: str, floor: float, reference: str, seed: int = 0
+) -> dict[str, Any]:
+    """Per-track share of `objective` per ranker with CIs, and whether `reference` meets `floor`.
+
+    The verdict is "holds" when the whole 95% CI is at or above the floor, "violated" when it is
+    below, and "not distinguishable" when the CI straddles it.
+    """
+    index = OBJECTIVE_NAMES.index(objective)
+    shares = {name: share_ci(o.returns[:, index], o.tracks, seed) for name, o in outcomes.items()}
+    ref = shares[reference]
+    holds = "holds" if ref["low"] >= floor else ("violated" if ref["high"] < floor else "not distinguishable")
+    return {"objective": objective, "floor": floor, "per": "track started", "shares": shares, "verdict": holds}
+
+
 def verdict(difference: dict[str, float]) -> str:
     """'better' / 'worse' when the CI of a paired difference excludes 0, else 'not distinguishable'."""
     if difference["low"] > 0:

@@ -54,6 +54,7 @@ DEFAULT_PARAMETERS: dict[str, tuple[float, float]] = {
     "response.genre_fatigue_weight": (0.0, 2.0),
     "response.artist_repeat_penalty": (0.0, 3.0),
     "users.patience_sd": (0.0, 3.0),
+    "users.skip_propensity_sd": (0.0, 3.0),
     "dynamics.genre_decay": (0.0, 0.95),
     "leave.base_logit": (-8.0, 0.0),
     "leave.after_early_skip": (-4.0, 4.0),

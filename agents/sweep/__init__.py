@@ -1,0 +1,1 @@
+"""Pareto sweeps: one policy per weight vector and seed, trained on Ray Tune, compared as fronts."""
