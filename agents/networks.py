@@ -25,25 +25,6 @@ def mlp(sizes: list[int], activation: type[nn.Module] = nn.ReLU) -> nn.Sequentia
     return nn.Sequential(*layers)
 
 
-class FeatureEncoder(nn.Module):
-    """[MLP(x), W x]: a deep half and a linear half, 2 * hidden wide.
-
-    The scorer multiplies user and item encodings; with the linear halves that product contains
-    (W_u u) * (W_i x), so one layer can express an exact inner product such as taste ·
-    embedding (the dominant term of a listener's utility), which products of ReLU features only
-    approximate. Measured on MusicQueue: see bench/RESULTS.md (issue 7 log).
-    """
-
-    def __init__(self, in_dim: int, hidden: int):
-        super().__init__()
-        self.deep = mlp([in_dim, hidden, hidden])
-        self.linear = nn.Linear(in_dim, hidden)
-        self.out_dim = 2 * hidden
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.cat([self.deep(x), self.linear(x)], dim=-1)
-
-
 class CandidateAttention(nn.Module):
     """One residual self-attention block over the candidate set, padding masked out.
 
@@ -68,8 +49,7 @@ class ItemScorer(nn.Module):
     """scores = f(user[B, du], items[B, N, di], mask[B, N]) -> float32[B, N].
 
     Each candidate's encoding e_i meets the user encoding u as [e_i, e_i * u, u] (the product
-    term, with the linear halves of `FeatureEncoder`, expresses taste-feature affinity exactly),
-    followed by a shared MLP.
+    term lets the net express taste-feature affinity directly), followed by a shared MLP.
     With `attention`, one self-attention block over the candidate set (padding masked) lets a
     score depend on the other candidates, e.g. to spread genres across a slate.
 
@@ -83,9 +63,9 @@ class ItemScorer(nn.Module):
     def __init__(self, user_dim: int, item_dim: int, hidden: int = 64, attention: bool = False):
         super().__init__()
         self.user_dim, self.item_dim, self.hidden = user_dim, item_dim, hidden
-        self.item_encoder = FeatureEncoder(item_dim, hidden)
-        self.user_encoder = FeatureEncoder(user_dim, hidden)
-        self.joint = nn.Sequential(mlp([3 * self.item_encoder.out_dim, hidden]), nn.ReLU())
+        self.item_encoder = mlp([item_dim, hidden, hidden])
+        self.user_encoder = mlp([user_dim, hidden, hidden])
+        self.joint = nn.Sequential(mlp([3 * hidden, hidden]), nn.ReLU())
         self.attention = CandidateAttention(hidden) if attention else None
         self.head = nn.Linear(hidden, 1)
 
@@ -110,11 +90,10 @@ class CandidateSetCritic(nn.Module):
     encoder runs once per forward pass for actor and critic together.
     """
 
-    def __init__(self, user_dim: int, hidden: int = 64, encoded_dim: int | None = None):
+    def __init__(self, user_dim: int, hidden: int = 64):
         super().__init__()
-        encoded_dim = encoded_dim or hidden
         self.user_encoder = mlp([user_dim, hidden, hidden])
-        self.body = nn.Sequential(mlp([hidden + 2 * encoded_dim, hidden]), nn.ReLU())
+        self.body = nn.Sequential(mlp([3 * hidden, hidden]), nn.ReLU())
         self.latent_dim = hidden
 
     def forward(self, user: torch.Tensor, encoded: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

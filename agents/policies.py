@@ -55,7 +55,7 @@ class SlateScoringExtractor(nn.Module):
         super().__init__()
         self.user_dim, self.num_candidates, self.item_dim = user_dim, num_candidates, item_dim
         self.scorer = ItemScorer(user_dim, item_dim, hidden=hidden, attention=attention)
-        self.critic = CandidateSetCritic(user_dim, hidden=hidden, encoded_dim=self.scorer.item_encoder.out_dim)
+        self.critic = CandidateSetCritic(user_dim, hidden=hidden)
         self.latent_dim_pi = num_candidates
         self.latent_dim_vf = self.critic.latent_dim
 

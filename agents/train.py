@@ -9,6 +9,7 @@ Run folder layout (all written atomically):
     scorer.onnx           the exported scoring policy (PPO/A2C)
     model_card.json       its input schema, objectives, weights, versions, config hash
     evaluation.json       policy vs baseline rankers on common simulated users
+    report/               the same comparison as report.html / report.md / report.json + plots
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from agents.checkpoint import find_slate_env, latest_checkpoint, restore_checkpo
 from agents.config import TrainConfig
 from agents.constraints import LagrangeMultiplier
 from agents.evaluation.evaluator import evaluate_run
+from agents.evaluation.report import write_report
 from agents.evaluation.scales import objective_scales
 from agents.export import atomic_write_bytes, atomic_write_json, export_onnx, model_card
 from agents.policies import SlateObservationExtractor, SlateScoringPolicy
@@ -230,5 +232,8 @@ def train(config: TrainConfig, resume: bool = False, evaluate: bool = True, prog
     if evaluate and scorer_path is not None:
         simulator = find_slate_env(model.get_env()).batch.simulator
         floor = (constraint.objective, constraint.floor) if constraint is not None else None
-        evaluation = evaluate_run(scorer_path, env_config, config.evaluation, run_dir, simulator, constraint=floor)
+        comparison = evaluate_run(scorer_path, env_config, config.evaluation, run_dir, simulator, constraint=floor)
+        title = f"{config.algo.upper()} policy on {config.env.id} ({model.num_timesteps:,} timesteps)"
+        write_report(comparison, run_dir / "report", title)
+        evaluation = comparison.summary
     return RunResult(run_dir, model, scorer_path, evaluation, train_seconds)

@@ -128,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
         ("scorer.onnx", "scoring policy for serving (onnxruntime + numpy)"),
         ("model_card.json", "input schema, objectives, weights, versions"),
         ("evaluation.json", "policy vs baselines on common simulated users"),
+        ("report/report.html", "the evaluation report: tables with CIs and plots (also .md, .json)"),
     ):
         if (run / name.rstrip("/")).exists():
             print(f"  {run / name}  - {what}")

@@ -55,6 +55,8 @@ def test_every_algorithm_trains_end_to_end(algo: str, tmp_path: Path) -> None:
         assert (run / "scorer.onnx").is_file() and (run / "model_card.json").is_file()
         evaluation = json.loads((run / "evaluation.json").read_text())
         assert {"policy", "random", "popularity", "greedy"} <= set(evaluation["policies"])
+        assert json.loads((run / "report" / "report.json").read_text())["policies"] == evaluation["policies"]
+        assert (run / "report" / "report.html").is_file()
 
 
 def test_tensorboard_has_a_curve_per_objective(tmp_path: Path) -> None:

@@ -1,6 +1,7 @@
 """The one evaluation code path: a policy and baseline rankers on the same simulated users.
 
-`train_agent.py` calls `evaluate_run` for its end-of-run summary (`evaluation.json`);
+`train_agent.py` calls `evaluate_run` for its end-of-run summary (`evaluation.json`, and the
+report of `agents.evaluation.report` in the run's `report/`);
 `scripts/evaluate_policy.py` calls `compare` (which `evaluate_run` also uses) and renders the
 full report from its result. Both therefore see identical numbers for identical settings.
 """
@@ -119,7 +120,7 @@ def evaluate_run(
     run_dir: Path,
     simulator: SessionSimulator | None = None,
     constraint: tuple[str, float] | None = None,
-) -> dict[str, Any]:
+) -> Comparison:
     """Compare the exported scorer with baselines; write `evaluation.json`; log a table."""
     scorer = OnnxScorer(scorer_path, threads=2)
     comparison = compare(
@@ -138,4 +139,4 @@ def evaluate_run(
             "constraint %s per track >= %.3f: policy %.3f (95%% CI %.3f .. %.3f): %s",
             c["objective"], c["floor"], share["mean"], share["low"], share["high"], c["verdict"],
         )
-    return comparison.summary
+    return comparison
