@@ -101,7 +101,35 @@ def fidelity_check(env_id: str, config: Any = None, overrides: dict[str, Any] | 
             )
         ]
     simulator = env_config_for(env_id, config, overrides).simulator.model_dump()
-    return check_report_section(FIDELITY_REPORT, FIDELITY_SECTIONS[env_id], simulator)
+    return [
+        *check_report_section(FIDELITY_REPORT, FIDELITY_SECTIONS[env_id], simulator),
+        _unchanged_world(env_id, simulator),
+    ]
+
+
+def _unchanged_world(env_id: str, simulator: dict[str, Any]) -> Any:
+    """Gate "world": the simulator equals the shipped, calibrated one apart from reward constants.
+
+    The fit only stores the parameters it moved, but every other value (affinity scale, slate
+    size, catalog, dynamics) shaped the statistics it matched, so changing any of them voids
+    the report too. `objectives` only prices outcomes and may change freely.
+    """
+    from simulators.config import flatten
+    from simulators.fidelity import GateResult
+
+    shipped = env_config_for(env_id).simulator.model_dump()
+    changed = sorted(
+        key
+        for key, value in flatten(simulator).items()
+        if not key.startswith("objectives.") and flatten(shipped).get(key) != value
+    )
+    return GateResult(
+        "world",
+        not changed,
+        "the simulator is the calibrated one" if not changed else f"changed from the calibrated world: {changed}",
+        "drop these overrides (reward weights and objectives.* may change), refit with "
+        "scripts/calibrate_simulator.py, or train anyway with --allow-unfit-simulator",
+    )
 
 
 __all__ = [

@@ -194,6 +194,17 @@ def format_validation_error(error: ValidationError, source: str) -> str:
     return "\n".join(lines)
 
 
+def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested mapping as dotted keys: {"a": {"b": 1}} -> {"a.b": 1}."""
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
 def set_dotted(tree: dict[str, Any], dotted_key: str, value: Any) -> None:
     """Set ``tree['a']['b'] = value`` for ``dotted_key='a.b'``, creating sections as needed."""
     *parents, leaf = dotted_key.split(".")

@@ -57,10 +57,13 @@ def test_unknown_baseline_is_named() -> None:
 def test_boost_trades_satisfaction_for_promoted_streams(world: tuple) -> None:
     env_config, simulator, weights, *_ = world
     greedy, boosted = make_baselines(["greedy", "boosted_greedy"], simulator, weights)
-    plain = rollout(greedy, env_config, 400, 7, simulator).returns.mean(axis=0)
-    boost = rollout(boosted, env_config, 400, 7, simulator).returns.mean(axis=0)
-    assert boost[3] > plain[3] * 1.1  # promoted_streams
-    assert boost[0] < plain[0]  # listening_minutes
+    plain = rollout(greedy, env_config, 400, 7, simulator)
+    boost = rollout(boosted, env_config, 400, 7, simulator)
+    assert boost.returns[:, 3].mean() > plain.returns[:, 3].mean() * 1.1  # promoted_streams
+    # The price is paid in skips: promoted tracks that match the listener less get skipped more
+    # often per track (in the calibrated world, skippers stay longer, so minutes need not fall).
+    skip_rate = [-o.returns[:, 2].sum() / o.tracks.sum() for o in (plain, boost)]
+    assert skip_rate[1] > skip_rate[0]
 
 
 def test_mmr_diversifies_and_reduces_to_greedy(world: tuple) -> None:

@@ -30,14 +30,14 @@ def _config(tmp_path: Path, name: str, constraint: dict | None, steps: int = 409
         "seed": 1,
         "env": {"overrides": SATISFACTION_ONLY, "num_envs": 16},
         "policy": {"hidden": 32},
-        "hyperparameters": {"n_steps": 16, "batch_size": 128, "n_epochs": 2, "learning_rate": 1e-3},
+        "hyperparameters": {"n_steps": 16, "batch_size": 128, "n_epochs": 2, "learning_rate": 3e-3},
         "scalarization": {"constraint": constraint},
         "evaluation": {"sessions": 300, "baselines": ["greedy"]},
     })
 
 
 def test_lagrangian_run_raises_the_constrained_share_and_reports_it(tmp_path: Path) -> None:
-    constraint = {"objective": "promoted_streams", "floor": 0.3, "learning_rate": 0.5}
+    constraint = {"objective": "promoted_streams", "floor": 0.3, "learning_rate": 0.5, "initial_multiplier": 3.0}
     constrained = train(_config(tmp_path, "constrained", constraint))
     plain = train(_config(tmp_path, "plain", None))
 
@@ -46,7 +46,7 @@ def test_lagrangian_run_raises_the_constrained_share_and_reports_it(tmp_path: Pa
     assert report["verdict"] in ("holds", "violated", "not distinguishable")
     assert set(report["shares"]) == {"policy", "greedy"}
     # Same seed and budget: the multiplier makes the deterministic top-K play clearly more
-    # promoted streams per track than the satisfaction-only policy (measured: 0.076 vs 0.024).
+    # promoted streams per track than the satisfaction-only policy (measured: 0.095 vs 0.026).
     plain_returns = json.loads((plain.run_dir / "evaluation.json").read_text())["policies"]["policy"]
     plain_share = plain_returns["promoted_streams"]["mean"] / plain_returns["tracks"]["mean"]
     assert report["shares"]["policy"]["low"] > 2 * plain_share
