@@ -18,7 +18,7 @@ from envs.music import MusicQueueEnv, MusicShelfEnv, SegueSessionEnv
 from envs.scalarization import Chebyshev, Constrained, Linear
 from envs.vec_env import SlateVecEnv
 from envs.vector_env import SlateVectorEnv
-from envs.wrappers import ChebyshevScalarization, LinearScalarization, weight_array
+from envs.wrappers import ChebyshevScalarization, LinearScalarization
 from simulators import SessionSimulator
 
 #: Registered id -> (entry point, default config file under configs/).
@@ -117,11 +117,11 @@ def _unchanged_world(env_id: str, simulator: dict[str, Any]) -> Any:
     from simulators.config import flatten
     from simulators.fidelity import GateResult
 
-    shipped = env_config_for(env_id).simulator.model_dump()
+    shipped = flatten(env_config_for(env_id).simulator.model_dump())
     changed = sorted(
         key
         for key, value in flatten(simulator).items()
-        if not key.startswith("objectives.") and flatten(shipped).get(key) != value
+        if not key.startswith("objectives.") and shipped.get(key) != value
     )
     return GateResult(
         "world",
@@ -153,5 +153,4 @@ __all__ = [
     "env_config_for",
     "fidelity_check",
     "make_vec_env",
-    "weight_array",
 ]

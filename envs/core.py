@@ -49,6 +49,7 @@ class SessionBatch:
         self.episode_return = np.zeros((num_users, NUM_OBJECTIVES), np.float64)
         self.episode_length = np.zeros(num_users, np.int64)
         self.episode_tracks = np.zeros(num_users, np.int64)
+        self.step_tracks = np.zeros(num_users, np.int64)  # tracks started in the last step
 
     def seed(self, seeds: np.ndarray) -> None:
         """Restart every user's random stream: seeds int[B]."""
@@ -68,7 +69,8 @@ class SessionBatch:
         result = self.simulator.step(self.state, self.validate(slate), self.streams)
         self.episode_return += result.objectives
         self.episode_length += 1
-        self.episode_tracks += result.played.sum(axis=1)
+        self.step_tracks = result.played.sum(axis=1)
+        self.episode_tracks += self.step_tracks
         return self.observe(self.state), result
 
     def validate(self, slate: np.ndarray) -> np.ndarray:

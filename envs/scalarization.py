@@ -73,10 +73,6 @@ class Linear:
     def end(self, rows: np.ndarray) -> None:
         pass
 
-    def value(self, returns: np.ndarray) -> np.ndarray:
-        """Scalarized value of episode vector returns float[S, M]: float[S]."""
-        return returns @ self.coefficients
-
     def state(self) -> dict[str, np.ndarray]:
         """What a checkpoint must keep to continue exactly (see `load_state`)."""
         return {}

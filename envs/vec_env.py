@@ -59,9 +59,7 @@ class SlateVecEnv(VecEnv):
         if memory is not None and len(memory) != num_envs:
             raise ValueError(f"the scalarization keeps {len(memory)} sessions; the env has num_envs={num_envs}")
         self.scalarization = scalarization
-        self.weights = scalarization.weights
         self.last_vector_reward = np.zeros((num_envs, len(OBJECTIVE_NAMES)), np.float32)
-        self.last_tracks = np.zeros(num_envs, np.int64)
         self.scalar_return = np.zeros(num_envs, np.float64)
         self._actions: np.ndarray | None = None
         self._start = time.time()
@@ -93,7 +91,6 @@ class SlateVecEnv(VecEnv):
         self._actions = None
         vector = result.objectives
         self.last_vector_reward = vector
-        self.last_tracks = result.played.sum(axis=1)
         rewards = self.scalarization(vector, self.last_tracks)
         self.scalar_return += rewards
         dones = result.terminated | result.truncated
@@ -120,6 +117,11 @@ class SlateVecEnv(VecEnv):
             for key in obs:
                 obs[key][ended] = fresh[key]
         return obs, rewards.astype(np.float32), dones, infos
+
+    @property
+    def last_tracks(self) -> np.ndarray:
+        """Tracks each session started in the last step: int64[B]."""
+        return self.batch.step_tracks
 
     def close(self) -> None:
         pass

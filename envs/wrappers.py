@@ -12,14 +12,9 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from envs.scalarization import Chebyshev, Linear, objective_vector
+from envs.scalarization import Chebyshev, Linear
 
 Weights = Sequence[float] | dict[str, float]
-
-
-def weight_array(weights: Weights) -> np.ndarray:
-    """Weights as float32[NUM_OBJECTIVES] in OBJECTIVE_NAMES order, from a sequence or a name map."""
-    return objective_vector(weights, "weights")
 
 
 class _Scalarized(gym.Wrapper):
@@ -61,7 +56,6 @@ class LinearScalarization(_Scalarized, gym.utils.RecordConstructorArgs):
         if weights is None:
             weights = env.unwrapped.env_config.weight_vector()
         self.scalarizer = Linear(weights, scales)
-        self.weights = self.scalarizer.weights
 
 
 class ChebyshevScalarization(_Scalarized, gym.utils.RecordConstructorArgs):

@@ -118,17 +118,18 @@ def test_batched_env_equals_single_envs_with_matching_seeds(env_id: str) -> None
 def test_vec_env_reports_episodes_per_objective() -> None:
     vec = make_vec_env("segue/MusicQueue-v0", 32, seed=0, overrides=SMALL)
     vec.reset()
+    weights = np.asarray(vec.env_config.weight_vector(), np.float32)
     returns = np.zeros((32, len(OBJECTIVE_NAMES)))
     seen = 0
     for _ in range(30):
         actions = np.stack([vec.action_space.sample() for _ in range(32)])
         _, rewards, dones, infos = vec.step(actions)
         returns += vec.last_vector_reward
-        np.testing.assert_allclose(rewards, vec.last_vector_reward @ vec.weights, rtol=1e-5)
+        np.testing.assert_allclose(rewards, vec.last_vector_reward @ weights, rtol=1e-5)
         for i in np.flatnonzero(dones):
             episode = infos[i]["episode_objectives"]
             np.testing.assert_allclose(list(episode.values()), returns[i], rtol=1e-4, atol=1e-3)
-            assert infos[i]["episode"]["r"] == pytest.approx(float(returns[i] @ vec.weights), rel=1e-4, abs=1e-3)
+            assert infos[i]["episode"]["r"] == pytest.approx(float(returns[i] @ weights), rel=1e-4, abs=1e-3)
             returns[i] = 0
             seen += 1
     assert seen > 0

@@ -61,7 +61,8 @@ REPORT_FILES = ("report.html", "report.md", "report.json")
 Table = tuple[str, list[str], list[list[str]]]
 
 
-def _ci(row: dict[str, float], digits: int = 2) -> str:
+def format_ci(row: dict[str, float], digits: int = 2) -> str:
+    """An interval {mean, low, high} as "mean [low, high]"."""
     return f"{row['mean']:.{digits}f} [{row['low']:.{digits}f}, {row['high']:.{digits}f}]"
 
 
@@ -72,20 +73,21 @@ def _tables(report: dict[str, Any]) -> list[Table]:
     tables = [(
         "Per-session return by objective: mean [95% CI]",
         ["policy", *keys],
-        [[row["label"], *(_ci(row[k]) for k in keys)] for row in policies.values()],
+        [[row["label"], *(format_ci(row[k]) for k in keys)] for row in policies.values()],
     )]
     tables.append((
         f"Paired difference {REFERENCE} - baseline on the same users: mean [95% CI]",
         ["baseline", *keys, "verdict (total)"],
-        [[policies[name]["label"], *(_ci(diff[k]) for k in keys), verdict(diff[TOTAL])]
+        [[policies[name]["label"], *(format_ci(diff[k]) for k in keys), verdict(diff[TOTAL])]
          for name, diff in report["paired_differences"].items()],
     ))
     tables.append((
         "Sessions and catalog",
         ["policy", "session length (slates)", "tracks", "artist diversity", "catalog coverage",
          "skip rate, track 1", "skip rate, track 10"],
-        [[row["label"], _ci(row["session_length"]), _ci(row["tracks"], 1), _ci(row["artist_diversity"], 3),
-          f"{row['catalog_coverage']:.3f}", *(_rate(row["skip_rate_by_position"], p) for p in (0, 9))]
+        [[row["label"], format_ci(row["session_length"]), format_ci(row["tracks"], 1),
+          format_ci(row["artist_diversity"], 3), f"{row['catalog_coverage']:.3f}",
+          *(_rate(row["skip_rate_by_position"], p) for p in (0, 9))]
          for row in policies.values()],
     ))
     constraint = report.get("constraint")
@@ -94,7 +96,7 @@ def _tables(report: dict[str, Any]) -> list[Table]:
             f"Constraint: {constraint['objective']} per track started >= {constraint['floor']:g} "
             f"(policy: {constraint['verdict']})",
             ["policy", "share per track [95% CI]", "meets the floor"],
-            [[policies[name]["label"], _ci(share, 3),
+            [[policies[name]["label"], format_ci(share, 3),
               "yes" if share["low"] >= constraint["floor"] else ("no" if share["high"] < constraint["floor"] else "?")]
              for name, share in constraint["shares"].items()],
         ))

@@ -34,7 +34,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from agents.evaluation.report import Table, render_html, render_markdown  # noqa: E402
+from agents.evaluation.report import Table, format_ci, render_html, render_markdown  # noqa: E402
 from agents.export import atomic_write_bytes, atomic_write_json  # noqa: E402
 from agents.sweep.config import SweepConfig  # noqa: E402
 from agents.sweep.fronts import hypervolume, non_dominated  # noqa: E402
@@ -171,16 +171,12 @@ def pareto_plot(summary: dict[str, Any]) -> bytes:
 
 def _tables(summary: dict[str, Any]) -> list[Table]:
     objectives = summary["settings"]["objectives"]
-
-    def ci(row: dict[str, float]) -> str:
-        return f"{row['mean']:.2f} [{row['low']:.2f}, {row['high']:.2f}]"
-
     by_weights = {tuple(r["weights"]): r for r in summary["learned"]}
     front = [t for t in summary["trials"] if by_weights.get(tuple(t["weights"]), {}).get("non_dominated")]
     return [
         ("Non-dominated learned policies (by their weight vector's mean over seeds): mean [95% CI] per session",
          ["trial", *objectives],
-         [[t["name"], *(ci(t["objectives"][n]) for n in objectives)] for t in front]),
+         [[t["name"], *(format_ci(t["objectives"][n]) for n in objectives)] for t in front]),
         ("Learned front: weight vector -> mean over seeds",
          ["weights", "seeds", *objectives, "non-dominated"],
          [[str(r["weights"]), str(r["seeds"]), *(f"{v:.2f}" for v in r["point"]), "yes" if r["non_dominated"] else ""]
@@ -190,7 +186,7 @@ def _tables(summary: dict[str, Any]) -> list[Table]:
          [[f"{g['boost']:g}", *(f"{v:.2f}" for v in g["point"]), "yes" if g["non_dominated"] else ""]
           for g in summary["boosted_greedy"]]),
         ("All trials", ["trial", "train seconds", *objectives],
-         [[t["name"], f"{t['train_seconds']:.0f}", *(ci(t["objectives"][n]) for n in objectives)]
+         [[t["name"], f"{t['train_seconds']:.0f}", *(format_ci(t["objectives"][n]) for n in objectives)]
           for t in summary["trials"]]),
     ]
 
