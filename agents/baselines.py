@@ -16,9 +16,10 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from agents.evaluation.plackett_luce import prefix_log_probabilities
-from simulators import OBJECTIVE_NAMES, SessionSimulator, SessionState
-from simulators.config import SimulatorConfig
+from simulators import SessionSimulator, SessionState
 from simulators.items import STATIC_ITEM_FEATURES
+from simulators.observation import predicted_columns
+from simulators.prediction import EngagementModel
 from simulators.response import COMPLETE, EARLY_SKIP, LATE_SKIP, leave_probability, outcome_probabilities, track_utility
 from simulators.users import recently_heard
 
@@ -60,42 +61,6 @@ def slate_scores(slate: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return scores
 
 
-def expected_rewards(
-    config: SimulatorConfig,
-    utility: np.ndarray,
-    duration_s: np.ndarray,
-    promoted: np.ndarray,
-    discovery: np.ndarray,
-    owned: np.ndarray,
-    premium: np.ndarray,
-) -> np.ndarray:
-    """Expected reward vector of playing each candidate with utility float[B, N]: float32[B, N, M].
-
-    Integrates the simulator's listen-fraction model per outcome: early skips hear
-    cut * U**shape of the track, late skips cut + (1 - cut) U, completions all of it; a stream is
-    a listen of at least `stream_threshold_s`.
-    """
-    p = outcome_probabilities(config.response, utility)  # [B, N, 3]
-    r, obj = config.response, config.objectives
-    cut, shape = r.early_skip_max_fraction, r.early_skip_shape
-    mean_fraction = p[..., 0] * cut / (shape + 1) + p[..., 1] * (1 + cut) / 2 + p[..., 2]
-    threshold = obj.stream_threshold_s / duration_s
-    stream = (
-        p[..., 0] * (1 - np.clip(threshold / cut, 0, 1) ** (1 / shape))
-        + p[..., 1] * np.clip((1 - np.maximum(cut, threshold)) / (1 - cut), 0, 1)
-        + p[..., 2] * (threshold <= 1)
-    )
-    tier = np.where(premium, obj.premium_stream_value, obj.free_stream_value)[:, None]
-    margin = np.where(owned, obj.owned_margin, obj.licensed_margin)
-    out = np.stack(
-        [mean_fraction * duration_s / 60.0, p[..., 2], -p[..., 0], stream * promoted, stream * discovery,
-         stream * tier * margin],
-        axis=-1,
-    )
-    assert out.shape[-1] == len(OBJECTIVE_NAMES)
-    return out.astype(np.float32)
-
-
 class RandomRanker:
     """Uniformly random slates (a floor every policy must clear)."""
 
@@ -123,13 +88,14 @@ class PopularityRanker:
 class GreedyRanker:
     """Greedy myopic: ranks by the expected *immediate* scalarized reward of each candidate.
 
-    This is the "predicted engagement" ranker production teams start from: it knows the
-    simulator's response model and sees what the observation shows (taste, fatigue, genre
-    exposure, artist recency), takes hidden traits at their population mean, and ignores every
-    effect on the future (fatigue, leaving, drift) and the interactions inside a slate.
+    This is the "predicted engagement" ranker production teams start from. It ranks by the
+    observation's `predicted_*` features (`simulators.prediction`): the response model applied
+    to what the observation shows (taste, fatigue, genre exposure, artist recency), hidden
+    traits at their population mean, blind to every effect on the future (fatigue, leaving,
+    drift) and to the interactions inside a slate.
 
     Args:
-        simulator: the world the observations come from (response model, catalog scales).
+        simulator: the world the observations come from (for the feature layout).
         weights: float[M] scalarization weights in OBJECTIVE_NAMES order.
         promoted_boost: extra score per promoted candidate.
     """
@@ -137,39 +103,14 @@ class GreedyRanker:
     name = "greedy"
 
     def __init__(self, simulator: SessionSimulator, weights: np.ndarray, promoted_boost: float = 0.0) -> None:
-        self.config = simulator.config
         self.weights = np.asarray(weights, dtype=np.float32)
         self.promoted_boost = np.float32(promoted_boost)
-        catalog = simulator.catalog
-        self.d = catalog.embedding_dim
-        log_duration = np.log(catalog.duration_s.astype(np.float64))
-        self.log_duration_mean, self.log_duration_sd = log_duration.mean(), log_duration.std() + 1e-12
-        self.column = {name: self.d + i for i, name in enumerate(STATIC_ITEM_FEATURES)}
-
-    def expected_objectives(self, user: np.ndarray, items: np.ndarray) -> np.ndarray:
-        """Expected reward vector of playing each candidate now: float32[B, N, M]."""
-        cfg, d, col = self.config, self.d, self.column
-        utility = track_utility(
-            cfg.response,
-            np.einsum("bnd,bd->bn", items[:, :, :d], user[:, :d]),
-            items[:, :, col["popularity_z"]],
-            user[:, d] > 0.5,
-            np.zeros(user.shape[0], np.float32),
-            user[:, d + 1],
-            items[:, :, -1],
-            items[:, :, -2],
-            np.full(items.shape[:2], 1e3, np.float32),  # past the first-track bonus
-        )
-        duration = np.exp(self.log_duration_mean + self.log_duration_sd * items[:, :, col["log_duration_z"]])
-        discovery = np.maximum(items[:, :, col["new_release"]], items[:, :, col["long_tail"]])
-        return expected_rewards(
-            cfg, utility, duration, items[:, :, col["promoted"]], discovery, items[:, :, col["owned"]] > 0.5,
-            user[:, d] > 0.5,
-        )
+        self.predicted = predicted_columns(simulator.catalog)
+        self.promoted = simulator.catalog.embedding_dim + STATIC_ITEM_FEATURES.index("promoted")
 
     def score(self, user: np.ndarray, items: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        value = self.expected_objectives(user, items) @ self.weights
-        return value + self.promoted_boost * items[:, :, self.column["promoted"]]
+        value = items[:, :, self.predicted] @ self.weights
+        return value + self.promoted_boost * items[:, :, self.promoted]
 
 
 class BusinessBoostedGreedyRanker(GreedyRanker):
@@ -303,7 +244,7 @@ class OracleRanker:
         cat = simulator.catalog
         self.catalog = cat
         self.popularity_z = cat.static_features[:, cat.embedding_dim].astype(np.float32)
-        self.discovery = cat.new_release | cat.long_tail
+        self.engagement = EngagementModel(self.config, cat)
 
     def score_state(self, state: SessionState, observation: dict[str, np.ndarray]) -> np.ndarray:
         """Scores float32[B, N] whose top K is the oracle's slate for `state`'s next request."""
@@ -324,7 +265,6 @@ class OracleRanker:
             cfg.leave, np.tile([EARLY_SKIP, LATE_SKIP, COMPLETE], (b, 1)), users.fatigue, users.patience
         )
         memory = cfg.dynamics.artist_memory
-        tags = (cat.duration_s[ids], cat.promoted[ids], self.discovery[ids], cat.owned[ids])
 
         def slot_values(slot: int, within: np.ndarray, placed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             """Expected scalarized reward and stay probability of every candidate in `slot`: float[B, N] x 2."""
@@ -342,7 +282,7 @@ class OracleRanker:
                 - np.float32(r.artist_repeat_penalty) * repeat
                 + np.float32(r.first_track_bonus) * np.exp(-position / np.float32(r.warmup_tracks))
             )
-            value = expected_rewards(cfg, utility, *tags, users.premium) @ self.weights
+            value = self.engagement.rewards(utility, ids, users.premium) @ self.weights
             stay = outcome_probabilities(r, utility) @ (1 - hazard[:, :, None])
             return value, stay[..., 0]
 

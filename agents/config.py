@@ -38,6 +38,13 @@ class PolicySection(StrictModel):
 
     hidden: int = Field(64, ge=4, le=1024, description="Width of the scorer and critic layers.")
     attention: bool = Field(False, description="Candidate self-attention in the scorer.")
+    warm_start: float | None = Field(
+        3.0,
+        gt=0,
+        description="Start the scorer's wide part at greedy's ranking (the predicted scalarized value), with "
+        "this many logits per standard deviation of that value across a request's candidates; null starts "
+        "from uniform slates.",
+    )
 
 
 class AlgoSection(StrictModel):

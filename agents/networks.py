@@ -48,10 +48,13 @@ class CandidateAttention(nn.Module):
 class ItemScorer(nn.Module):
     """scores = f(user[B, du], items[B, N, di], mask[B, N]) -> float32[B, N].
 
-    Each candidate's encoding e_i meets the user encoding u as [e_i, e_i * u, u] (the product
-    term lets the net express taste-feature affinity directly), followed by a shared MLP.
-    With `attention`, one self-attention block over the candidate set (padding masked) lets a
-    score depend on the other candidates, e.g. to spread genres across a slate.
+    Wide and deep (Cheng et al., DLRS 2016): the score is a linear function of the raw item
+    features (the wide part, which can rank by the observation's predicted objectives from the
+    first step, see `agents.policies.warm_start_from_predictions`) plus a deep part. In the deep
+    part each candidate's encoding e_i meets the user encoding u as [e_i, e_i * u, u] (the
+    product term lets the net express taste-feature affinity directly), followed by a shared
+    MLP. With `attention`, one self-attention block over the candidate set (padding masked)
+    lets a score depend on the other candidates, e.g. to spread genres across a slate.
 
     Args:
         user_dim: du.
@@ -68,18 +71,24 @@ class ItemScorer(nn.Module):
         self.joint = nn.Sequential(mlp([3 * hidden, hidden]), nn.ReLU())
         self.attention = CandidateAttention(hidden) if attention else None
         self.head = nn.Linear(hidden, 1)
+        self.wide = nn.Linear(item_dim, 1)
+        # Inverse temperature of the scores: with a warm start the parameters are in reward units,
+        # so Adam's bounded steps move a score by a fraction of a track's value, not of a logit.
+        self.register_buffer("score_scale", torch.ones(()))
 
     def forward(self, user: torch.Tensor, items: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        return self.score_encoded(user, self.item_encoder(items), mask)
+        return self.score_encoded(user, items, self.item_encoder(items), mask)
 
-    def score_encoded(self, user: torch.Tensor, encoded: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Scores from item encodings already computed by `item_encoder` (shared with the critic)."""
+    def score_encoded(
+        self, user: torch.Tensor, items: torch.Tensor, encoded: torch.Tensor, mask: torch.Tensor
+    ) -> torch.Tensor:
+        """Scores given the item encodings already computed by `item_encoder` (shared with the critic)."""
         mask = mask.bool()
         u = self.user_encoder(user).unsqueeze(1).expand_as(encoded)
         z = self.joint(torch.cat([encoded, encoded * u, u], dim=-1))
         if self.attention is not None:
             z = self.attention(z, mask)
-        scores = self.head(z).squeeze(-1)
+        scores = self.score_scale * (self.head(z) + self.wide(items)).squeeze(-1)
         return torch.where(mask, scores, torch.full_like(scores, MASKED_SCORE))
 
 

@@ -69,7 +69,7 @@ class SlateScoringExtractor(nn.Module):
     def forward(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         user, items, mask = self.split(features)
         encoded = self.scorer.item_encoder(items)
-        return self.scorer.score_encoded(user, encoded, mask), self.critic(user, encoded, mask)
+        return self.scorer.score_encoded(user, items, encoded, mask), self.critic(user, encoded, mask)
 
     def forward_actor(self, features: torch.Tensor) -> torch.Tensor:
         return self.scorer(*self.split(features))
@@ -77,6 +77,51 @@ class SlateScoringExtractor(nn.Module):
     def forward_critic(self, features: torch.Tensor) -> torch.Tensor:
         user, items, mask = self.split(features)
         return self.critic(user, self.scorer.item_encoder(items), mask)
+
+
+def warm_start_from_predictions(
+    scorer: ItemScorer, observation: dict[str, np.ndarray], columns: slice, weights: np.ndarray, sharpness: float
+) -> float:
+    """Start the scorer at greedy's ranking: score = beta * (weights . predicted + deep part).
+
+    A policy that starts from uniform slates spends most of a short run learning what the
+    predicted-engagement model already knows, and its on-policy data comes from slates nobody
+    would serve. Starting from Plackett-Luce samples around greedy's ranking keeps the data near
+    the ranker production already runs, so PPO learns the *correction* to greedy.
+
+    The wide part gets `weights` on `columns` and the scores get the inverse temperature beta,
+    so every parameter is in reward units: Adam moves a score by a fraction of a track's value
+    per step, whatever the world's units (in logit units a boost worth one track would take
+    thousands of steps). beta puts `sharpness` logits on one standard deviation of the predicted
+    scalarized value across a request's candidates, measured on `observation`.
+
+    Args:
+        scorer: the network to initialise (its deep part keeps its near-zero output).
+        observation: a batch of observations {user, items, mask} to measure the spread on.
+        columns: the `predicted_*` item features (`simulators.observation.predicted_columns`).
+        weights: float[M] scalarization weights of the predicted objectives.
+        sharpness: logits per standard deviation of predicted value.
+
+    Returns:
+        beta, the inverse temperature of the initial Plackett-Luce policy.
+    """
+    value = observation["items"][:, :, columns].astype(np.float64) @ np.asarray(weights, np.float64)
+    mask = observation["mask"].astype(bool)
+    count = np.maximum(mask.sum(axis=1), 1)
+    mean = np.where(mask, value, 0.0).sum(axis=1) / count
+    spread = float(np.sqrt(np.where(mask, (value - mean[:, None]) ** 2, 0.0).sum(axis=1) / count).mean())
+    if not np.isfinite(spread) or spread <= 0:
+        raise ValueError(
+            "cannot warm start: the predicted scalarized value does not vary across candidates "
+            f"(spread {spread}); check the reward weights, or set policy.warm_start: null"
+        )
+    beta = sharpness / spread
+    with torch.no_grad():
+        scorer.wide.weight.zero_()
+        scorer.wide.bias.zero_()
+        scorer.wide.weight[0, columns] = torch.as_tensor(np.asarray(weights), dtype=scorer.wide.weight.dtype)
+        scorer.score_scale.fill_(beta)
+    return beta
 
 
 class SlateScoringPolicy(ActorCriticPolicy):
@@ -118,7 +163,8 @@ class SlateScoringPolicy(ActorCriticPolicy):
         self.value_net = nn.Linear(self.mlp_extractor.latent_dim_vf, 1)
         if self.ortho_init:
             self.mlp_extractor.apply(lambda module: self.init_weights(module, gain=float(np.sqrt(2))))
-            self.init_weights(self.mlp_extractor.scorer.head, gain=0.01)  # near-uniform initial slates
+            for layer in (self.scorer.head, self.scorer.wide):
+                self.init_weights(layer, gain=0.01)  # near-uniform initial slates
             self.init_weights(self.value_net, gain=1.0)
         self.optimizer = self.optimizer_class(self.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs)
 

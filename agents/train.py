@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 import yaml
 from stable_baselines3 import A2C, DQN, PPO, SAC, TD3
@@ -38,11 +39,12 @@ from agents.evaluation.evaluator import evaluate_run
 from agents.evaluation.report import write_report
 from agents.evaluation.scales import objective_scales
 from agents.export import atomic_write_bytes, atomic_write_json, export_onnx, model_card
-from agents.policies import SlateObservationExtractor, SlateScoringPolicy
+from agents.policies import SlateObservationExtractor, SlateScoringPolicy, warm_start_from_predictions
 from envs import SlateVecEnv, build_simulator, env_config_for
 from envs.config import EnvConfig
+from envs.core import SessionBatch
 from envs.scalarization import Chebyshev, Constrained, Linear
-from simulators import OBJECTIVE_NAMES, SessionSimulator, item_feature_names, user_feature_names
+from simulators import OBJECTIVE_NAMES, SessionSimulator, item_feature_names, predicted_columns, user_feature_names
 
 log = logging.getLogger("segue.train")
 
@@ -102,6 +104,27 @@ def build_env(config: TrainConfig) -> tuple[VecEnv, EnvConfig]:
     elif config.algo == "dqn":
         env = SlotBySlotActions(env)
     return env, env_config
+
+
+def warm_start(model: BaseAlgorithm, config: TrainConfig, env_config: EnvConfig, users: int = 256) -> None:
+    """Start a slate policy at greedy's ranking (`policy.warm_start`), measured on fresh users.
+
+    The users come from their own seeds (`config.seed` + 10**6 + i), so the training env's
+    random streams are the same with and without a warm start.
+    """
+    simulator = find_slate_env(model.get_env()).batch.simulator
+    batch = SessionBatch(env_config.simulator, users, simulator)
+    batch.seed(config.seed + 10**6 + np.arange(users))
+    policy = model.policy
+    assert isinstance(policy, SlateScoringPolicy)
+    beta = warm_start_from_predictions(
+        policy.scorer,
+        batch.reset(),
+        predicted_columns(simulator.catalog),
+        np.asarray(env_config.weight_vector(), np.float32),
+        config.policy.warm_start,
+    )
+    log.info("warm start: initial slates are Plackett-Luce around greedy's ranking (beta %.3g)", beta)
 
 
 def build_model(config: TrainConfig, env: VecEnv, tensorboard_dir: Path) -> BaseAlgorithm:
@@ -195,6 +218,8 @@ def train(config: TrainConfig, resume: bool = False, evaluate: bool = True, prog
             else inner_env
         )
         model = build_model(config, env, run_dir / "tb")
+        if config.algo in SLATE_POLICY_ALGOS and config.policy.warm_start is not None:
+            warm_start(model, config, env_config)
 
     remaining = config.total_timesteps - model.num_timesteps
     constraint = config.scalarization.constraint

@@ -95,7 +95,9 @@ class MusicQueueEnv(SegueSessionEnv):
     - `user`: `float32[du]` taste vector, premium flag, skip fatigue, recent skip rate,
       session progress, per-genre exposure (names: `simulators.user_feature_names`).
     - `items`: `float32[N, di]` candidate embedding, popularity, duration, business tags,
-      artist-just-heard and genre exposure (names: `simulators.item_feature_names`).
+      artist-just-heard, genre exposure, and the predicted-engagement model's expected reward
+      vector of playing the candidate next (`predicted_*`, see `simulators.prediction`; names:
+      `simulators.item_feature_names`).
     - `mask`: `MultiBinary(N)`, 1 for real candidates (N may vary per request).
 
     ## Rewards

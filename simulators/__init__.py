@@ -7,7 +7,7 @@ and serving-side tools use this package without gymnasium or torch.
 from simulators.config import ConfigError, SimulatorConfig, load_simulator_config
 from simulators.items import CandidateGenerator, Catalog, catalog_from_tracks, make_catalog
 from simulators.objectives import NUM_OBJECTIVES, OBJECTIVE_NAMES, objective_bounds
-from simulators.observation import ObservationBuilder, item_feature_names, user_feature_names
+from simulators.observation import ObservationBuilder, item_feature_names, predicted_columns, user_feature_names
 from simulators.random import UserStreams
 from simulators.session import SessionSimulator, SessionState, StepResult
 from simulators.users import UserState
@@ -30,5 +30,6 @@ __all__ = [
     "catalog_from_tracks",
     "make_catalog",
     "objective_bounds",
+    "predicted_columns",
     "user_feature_names",
 ]

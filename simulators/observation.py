@@ -3,7 +3,9 @@
 Feature names and order are part of the env and model-card contract. Hidden traits (skip
 propensity, patience) are deliberately not observed: a ranker must infer them from behaviour,
 as in production. Candidate features mix static track metadata with two user-dependent
-columns (artist just heard, genre exposure) so that a policy *can* learn to avoid fatigue.
+columns (artist just heard, genre exposure), so that a policy *can* learn to avoid fatigue,
+and the predicted-engagement model's expected objectives of playing the candidate now
+(`simulators.prediction`), the upstream predictions a production re-ranker is fed.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import numpy as np
 
 from simulators.config import SimulatorConfig
 from simulators.items import STATIC_ITEM_FEATURES, Catalog
+from simulators.prediction import PREDICTED_FEATURES, EngagementModel, prediction_bounds
 from simulators.session import SessionState
 from simulators.users import genre_exposure_of, recently_heard
 
@@ -27,7 +30,13 @@ def user_feature_names(catalog: Catalog) -> list[str]:
 
 def item_feature_names(catalog: Catalog) -> list[str]:
     embedding = [f"embedding_{i}" for i in range(catalog.embedding_dim)]
-    return embedding + list(STATIC_ITEM_FEATURES) + list(USER_ITEM_FEATURES)
+    return embedding + list(STATIC_ITEM_FEATURES) + list(USER_ITEM_FEATURES) + list(PREDICTED_FEATURES)
+
+
+def predicted_columns(catalog: Catalog) -> slice:
+    """Where the `predicted_*` features sit on the item axis of an observation."""
+    start = catalog.embedding_dim + len(STATIC_ITEM_FEATURES) + len(USER_ITEM_FEATURES)
+    return slice(start, start + len(PREDICTED_FEATURES))
 
 
 class ObservationBuilder:
@@ -42,8 +51,13 @@ class ObservationBuilder:
         self.catalog = catalog
         self.max_steps = config.max_steps
         d_static = catalog.static_features.shape[1]
-        self._static = np.zeros((catalog.num_items, d_static + len(USER_ITEM_FEATURES)), np.float32)
+        self._static = np.zeros(
+            (catalog.num_items, d_static + len(USER_ITEM_FEATURES) + len(PREDICTED_FEATURES)), np.float32
+        )
         self._static[:, :d_static] = catalog.static_features
+        self._artist_recent, self._genre_exposure = d_static, d_static + 1
+        self._predicted = predicted_columns(catalog)
+        self.engagement = EngagementModel(config, catalog)
         # Separate 1-D tables: contiguous [B, N] gathers compare ~3x faster than strided columns.
         self._genre = catalog.genre.astype(np.int32)
         self._artist = catalog.artist.astype(np.int32)
@@ -62,9 +76,10 @@ class ObservationBuilder:
         max_fatigue = config.max_steps * per_step
         user_low = np.concatenate([-np.ones(d), np.zeros(4 + g)])
         user_high = np.concatenate([np.ones(d), [1.0, max_fatigue, 1.0, 1.0], np.full(g, max_exposure)])
-        static = self._static[:, : -len(USER_ITEM_FEATURES)]
-        item_low = np.concatenate([np.minimum(static.min(axis=0), 0.0), [0.0, 0.0]])
-        item_high = np.concatenate([np.maximum(static.max(axis=0), 0.0), [1.0, max_exposure]])
+        static = self.catalog.static_features
+        predicted_low, predicted_high = prediction_bounds(config, self.catalog)
+        item_low = np.concatenate([np.minimum(static.min(axis=0), 0.0), [0.0, 0.0], predicted_low])
+        item_high = np.concatenate([np.maximum(static.max(axis=0), 0.0), [1.0, max_exposure], predicted_high])
         return (
             user_low.astype(np.float32),
             user_high.astype(np.float32),
@@ -89,8 +104,13 @@ class ObservationBuilder:
         user[:, d + 4 : d + 4 + g] = genre_exposure
 
         items = np.take(self._static, ids, axis=0)
-        items[:, :, -2] = recently_heard(np.take(self._artist, ids), users.recent_artists[sel])
-        items[:, :, -1] = genre_exposure_of(genre_exposure, np.take(self._genre, ids))
+        artist_recent = recently_heard(np.take(self._artist, ids), users.recent_artists[sel])
+        exposure = genre_exposure_of(genre_exposure, np.take(self._genre, ids))
+        items[:, :, self._artist_recent] = artist_recent
+        items[:, :, self._genre_exposure] = exposure
+        items[:, :, self._predicted] = self.engagement.predict(
+            ids, users.taste[sel], users.premium[sel], users.fatigue[sel], exposure, artist_recent
+        )
         if not mask.all():
             items *= mask[:, :, None]
         return {"user": user, "items": items, "mask": mask.astype(np.int8)}

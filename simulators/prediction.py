@@ -1,0 +1,115 @@
+"""The predicted-engagement model: what playing a candidate now is expected to earn.
+
+A production re-ranker is fed the upstream ranker's predictions (pCTR, p(skip), expected watch
+time) as candidate features. In Segue that upstream model is the world's own response model,
+applied to what the observation shows, with the hidden traits (skip propensity, patience) at
+their population mean, and blind to the slate's future effects (fatigue, leaving, drift) and to
+the other tracks in the slate. Its per-objective expectations are the `predicted_*` item
+features, and the greedy baseline ranks by them. So a learned policy starts from exactly the
+knowledge greedy is handed, and what it must learn is what greedy ignores.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from simulators.config import SimulatorConfig
+from simulators.items import Catalog
+from simulators.objectives import OBJECTIVE_NAMES
+from simulators.response import outcome_probabilities, track_utility
+
+#: Item feature names of the predictions, one per objective, in OBJECTIVE_NAMES order.
+PREDICTED_FEATURES = tuple(f"predicted_{name}" for name in OBJECTIVE_NAMES)
+
+
+def prediction_bounds(config: SimulatorConfig, catalog: Catalog) -> tuple[np.ndarray, np.ndarray]:
+    """Finite lower and upper bounds of the predictions: two float32[M]."""
+    obj = config.objectives
+    minutes = float(catalog.duration_s.max()) / 60.0
+    revenue = max(obj.premium_stream_value, obj.free_stream_value) * max(obj.owned_margin, obj.licensed_margin)
+    low = np.array([0.0, 0.0, -1.0, 0.0, 0.0, 0.0], np.float32)
+    high = np.array([minutes, 1.0, 0.0, 1.0, 1.0, revenue], np.float32)
+    return low, high
+
+
+class EngagementModel:
+    """Expected objectives of playing each candidate as the next track, from observable state.
+
+    What a track pays per listen outcome (minutes heard, whether it is a stream) depends on the
+    track alone, so it is tabulated once per catalog; a prediction is then the outcome
+    probabilities of the response model times those tables: a few [B, N] array operations.
+
+    Args:
+        config: the simulator config (response model, objectives).
+        catalog: the item corpus (the candidates' tags and durations).
+    """
+
+    def __init__(self, config: SimulatorConfig, catalog: Catalog) -> None:
+        self.config = config
+        r, obj = config.response, config.objectives
+        self.embedding = catalog.embedding
+        self.popularity_z = np.ascontiguousarray(catalog.static_features[:, catalog.embedding_dim])
+        duration = catalog.duration_s.astype(np.float64)
+        cut, shape = r.early_skip_max_fraction, r.early_skip_shape
+        threshold = obj.stream_threshold_s / duration
+        # Per track and outcome (early skip, late skip, complete). The simulator's listen fraction
+        # is cut * U**shape for early skips, cut + (1 - cut) U for late skips and 1 for completions
+        # (U uniform), so the mean minutes and the chance of reaching the stream threshold are:
+        minutes = duration[:, None] / 60.0 * np.array([cut / (shape + 1), (1 + cut) / 2, 1.0])
+        stream = np.stack(
+            [
+                1 - np.clip(threshold / cut, 0, 1) ** (1 / shape),
+                np.clip((1 - np.maximum(cut, threshold)) / (1 - cut), 0, 1),
+                threshold <= 1,
+            ],
+            axis=1,
+        )
+        margin = np.where(catalog.owned, obj.owned_margin, obj.licensed_margin)
+        self.minutes = minutes.astype(np.float32)
+        self.stream = stream.astype(np.float32)
+        # Stream value per objective: promoted_streams, discovery, revenue (before the tier).
+        self.stream_value = np.stack(
+            [catalog.promoted, catalog.new_release | catalog.long_tail, margin], axis=1
+        ).astype(np.float32)
+        self.tier_value = np.float32([obj.free_stream_value, obj.premium_stream_value])
+
+    def rewards(self, utility: np.ndarray, ids: np.ndarray, premium: np.ndarray) -> np.ndarray:
+        """Expected reward vector float32[B, N, M] of tracks `ids` int[B, N] played with `utility`."""
+        p = outcome_probabilities(self.config.response, utility)  # [B, N, 3]
+        stream = np.einsum("bno,bno->bn", p, np.take(self.stream, ids, axis=0))
+        out = np.empty((*ids.shape, len(OBJECTIVE_NAMES)), np.float32)
+        out[..., 0] = np.einsum("bno,bno->bn", p, np.take(self.minutes, ids, axis=0))
+        out[..., 1] = p[..., 2]
+        out[..., 2] = -p[..., 0]
+        out[..., 3:] = stream[..., None] * np.take(self.stream_value, ids, axis=0)
+        out[..., 5] *= self.tier_value[premium.astype(np.int64)][:, None]
+        return out
+
+    def predict(
+        self,
+        ids: np.ndarray,
+        taste: np.ndarray,
+        premium: np.ndarray,
+        fatigue: np.ndarray,
+        genre_exposure: np.ndarray,
+        artist_recent: np.ndarray,
+    ) -> np.ndarray:
+        """float32[B, N, M] for candidates `ids` int[B, N] of users with taste float[B, d].
+
+        Args:
+            premium, fatigue: [B] observed user state.
+            genre_exposure, artist_recent: float[B, N] the candidates' observed context columns.
+        """
+        affinity = np.matmul(np.take(self.embedding, ids, axis=0), taste[:, :, None])[..., 0]
+        utility = track_utility(
+            self.config.response,
+            affinity,
+            np.take(self.popularity_z, ids),
+            premium,
+            np.zeros(ids.shape[0], np.float32),  # hidden skip propensity at its population mean
+            fatigue,
+            genre_exposure,
+            artist_recent,
+            np.float32(np.inf),  # past the first-track bonus
+        )
+        return self.rewards(utility, ids, premium)
