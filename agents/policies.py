@@ -106,10 +106,7 @@ def warm_start_from_predictions(
         beta, the inverse temperature of the initial Plackett-Luce policy.
     """
     value = observation["items"][:, :, columns].astype(np.float64) @ np.asarray(weights, np.float64)
-    mask = observation["mask"].astype(bool)
-    count = np.maximum(mask.sum(axis=1), 1)
-    mean = np.where(mask, value, 0.0).sum(axis=1) / count
-    spread = float(np.sqrt(np.where(mask, (value - mean[:, None]) ** 2, 0.0).sum(axis=1) / count).mean())
+    spread = float(np.nanstd(np.where(observation["mask"].astype(bool), value, np.nan), axis=1).mean())
     if not np.isfinite(spread) or spread <= 0:
         raise ValueError(
             "cannot warm start: the predicted scalarized value does not vary across candidates "

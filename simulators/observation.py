@@ -14,7 +14,8 @@ import numpy as np
 
 from simulators.config import SimulatorConfig
 from simulators.items import STATIC_ITEM_FEATURES, Catalog
-from simulators.prediction import PREDICTED_FEATURES, EngagementModel, prediction_bounds
+from simulators.objectives import objective_bounds
+from simulators.prediction import PREDICTED_FEATURES, EngagementModel
 from simulators.session import SessionState
 from simulators.users import genre_exposure_of, recently_heard
 
@@ -77,7 +78,8 @@ class ObservationBuilder:
         user_low = np.concatenate([-np.ones(d), np.zeros(4 + g)])
         user_high = np.concatenate([np.ones(d), [1.0, max_fatigue, 1.0, 1.0], np.full(g, max_exposure)])
         static = self.catalog.static_features
-        predicted_low, predicted_high = prediction_bounds(config, self.catalog)
+        # A prediction is the expected reward of one track: the reward bounds of a one-track step.
+        predicted_low, predicted_high = objective_bounds(config.objectives, 1, float(self.catalog.duration_s.max()))
         item_low = np.concatenate([np.minimum(static.min(axis=0), 0.0), [0.0, 0.0], predicted_low])
         item_high = np.concatenate([np.maximum(static.max(axis=0), 0.0), [1.0, max_exposure], predicted_high])
         return (

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from agents.baselines import GreedyRanker
 from envs import build_simulator, env_config_for
 from envs.core import SessionBatch
 from simulators import OBJECTIVE_NAMES, SessionSimulator, item_feature_names, predicted_columns
@@ -31,15 +30,21 @@ def test_predictions_are_unbiased_for_the_next_track() -> None:
 
 
 @pytest.mark.parametrize("env_id", ["segue/MusicQueue-v0", "segue/KuaiRandFeed-v0"])
-def test_greedy_ranks_by_the_predicted_features(env_id: str) -> None:
+def test_prediction_columns_are_named_tagged_and_within_the_observation_space(env_id: str) -> None:
     env_config = env_config_for(env_id)
     simulator = build_simulator(env_id, env_config)
-    batch = SessionBatch(env_config.simulator, 32, simulator)
-    batch.seed(np.arange(32))
+    batch = SessionBatch(env_config.simulator, 256, simulator)
+    batch.seed(np.arange(256))
     obs = batch.reset()
-    names = item_feature_names(simulator.catalog)
-    columns = predicted_columns(simulator.catalog)
-    assert names[columns] == [f"predicted_{name}" for name in OBJECTIVE_NAMES]
-    weights = np.asarray(env_config.weight_vector(), np.float32)
-    expected = obs["items"][:, :, columns] @ weights
-    np.testing.assert_allclose(GreedyRanker(simulator, weights).score(obs["user"], obs["items"], obs["mask"]), expected)
+    catalog = simulator.catalog
+    columns = predicted_columns(catalog)
+    assert item_feature_names(catalog)[columns] == [f"predicted_{name}" for name in OBJECTIVE_NAMES]
+    assert batch.observation_space["items"].contains(obs["items"][0])
+    predicted = obs["items"][:, :, columns]
+    ids = batch.state.candidate_ids
+    # A stream of an untagged track earns nothing promoted and nothing for discovery.
+    assert (predicted[..., 3][~catalog.promoted[ids]] == 0).all()
+    assert (predicted[..., 4][~(catalog.new_release | catalog.long_tail)[ids]] == 0).all()
+    # Promoted and discovery both pay one per stream: equal where a track has both tags.
+    both = catalog.promoted[ids] & (catalog.new_release | catalog.long_tail)[ids]
+    np.testing.assert_array_equal(predicted[..., 3][both], predicted[..., 4][both])
