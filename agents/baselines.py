@@ -112,6 +112,13 @@ class GreedyRanker:
         value = items[:, :, self.predicted] @ self.weights
         return value + self.promoted_boost * items[:, :, self.promoted]
 
+    def item_weights(self, item_dim: int) -> np.ndarray:
+        """The linear map of the item features this ranker scores by: float32[item_dim] (score = items @ it)."""
+        weights = np.zeros(item_dim, np.float32)
+        weights[self.predicted] = self.weights
+        weights[self.promoted] += self.promoted_boost
+        return weights
+
 
 class BusinessBoostedGreedyRanker(GreedyRanker):
     """Greedy plus a fixed boost on promoted candidates: how a label deal is usually honoured.

@@ -45,6 +45,11 @@ class PolicySection(StrictModel):
         "this many logits per standard deviation of that value across a request's candidates; null starts "
         "from uniform slates.",
     )
+    warm_start_ranker: Literal["greedy", "boosted_greedy"] = Field(
+        "greedy",
+        description="The ranker the warm start copies: greedy on the predicted value, or business-boosted "
+        "greedy (plus its promoted-track boost).",
+    )
 
 
 class AlgoSection(StrictModel):
@@ -57,6 +62,11 @@ class AlgoSection(StrictModel):
     n_epochs: int = Field(4, ge=1, description="PPO: passes over each rollout.")
     gae_lambda: float = Field(0.9, ge=0, le=1, description="PPO/A2C: GAE lambda.")
     clip_range: float = Field(0.2, gt=0, le=1, description="PPO: clipping.")
+    slot_credit: bool = Field(
+        True,
+        description="PPO: credit slot k of a queue with the rewards from slot k on, and unreached slots with "
+        "nothing (agents.slot_ppo); false = one ratio and advantage per slate, as in SB3's PPO.",
+    )
     ent_coef: float = Field(0.01, ge=0, description="PPO/A2C: entropy bonus.")
     vf_coef: float = Field(0.5, ge=0, description="PPO/A2C: value-loss weight.")
     max_grad_norm: float = Field(0.5, gt=0, description="Gradient clipping.")

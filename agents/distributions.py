@@ -40,13 +40,17 @@ class PlackettLuceDistribution(Distribution):
 
     def log_prob(self, actions: torch.Tensor) -> torch.Tensor:
         """Exact log-probability of each ordered slate: float[B]."""
+        return self.slot_log_prob(actions).sum(dim=1)
+
+    def slot_log_prob(self, actions: torch.Tensor) -> torch.Tensor:
+        """log P(a_k | a_<k) of every slot: float[B, K] (the slate's log-probability is their sum)."""
         logits = self._require_logits()
         picks = actions.long()
         chosen = torch.nn.functional.one_hot(picks, logits.shape[-1]).to(logits.dtype)  # [B, K, N]
         taken_before = torch.cumsum(chosen, dim=1) - chosen
         remaining = logits.unsqueeze(1).masked_fill(taken_before.bool(), float("-inf"))
         picked = torch.gather(logits, 1, picks)
-        return (picked - torch.logsumexp(remaining, dim=-1)).sum(dim=1)
+        return picked - torch.logsumexp(remaining, dim=-1)
 
     def entropy(self) -> torch.Tensor:
         """Unbiased one-sample estimate of the slate entropy: float[B].

@@ -50,7 +50,7 @@ class ItemScorer(nn.Module):
 
     Wide and deep (Cheng et al., DLRS 2016): the score is a linear function of the raw item
     features (the wide part, which can rank by the observation's predicted objectives from the
-    first step, see `agents.policies.warm_start_from_predictions`) plus a deep part. In the deep
+    first step, see `agents.policies.warm_start_at_ranker`) plus a deep part. In the deep
     part each candidate's encoding e_i meets the user encoding u as [e_i, e_i * u, u] (the
     product term lets the net express taste-feature affinity directly), followed by a shared
     MLP. With `attention`, one self-attention block over the candidate set (padding masked)

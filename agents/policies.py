@@ -4,7 +4,8 @@ features extractor (`SlateObservationExtractor`: Dict obs -> one flat tensor)
   -> mlp extractor (`SlateScoringExtractor`: actor latent = ItemScorer scores[B, N],
                     critic latent = CandidateSetCritic over the same item encodings)
   -> action distribution (`PlackettLuceDistribution` over the scores, identity action net)
-so PPO/A2C run unmodified: rollouts, advantages and losses are inherited.
+so A2C and SB3's PPO run unmodified: rollouts, advantages and losses are inherited.
+`evaluate_slots` adds the per-slot log-probabilities that `agents.slot_ppo` credits one by one.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from gymnasium import spaces
 from stable_baselines3.common.distributions import Distribution
 from stable_baselines3.common.policies import ActorCriticPolicy
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
-from stable_baselines3.common.type_aliases import Schedule
+from stable_baselines3.common.type_aliases import PyTorchObs, Schedule
 from torch import nn
 
 from agents.distributions import PlackettLuceDistribution
@@ -79,44 +80,43 @@ class SlateScoringExtractor(nn.Module):
         return self.critic(user, self.scorer.item_encoder(items), mask)
 
 
-def warm_start_from_predictions(
-    scorer: ItemScorer, observation: dict[str, np.ndarray], columns: slice, weights: np.ndarray, sharpness: float
+def warm_start_at_ranker(
+    scorer: ItemScorer, observation: dict[str, np.ndarray], item_weights: np.ndarray, sharpness: float
 ) -> float:
-    """Start the scorer at greedy's ranking: score = beta * (weights . predicted + deep part).
+    """Start the scorer at a linear ranker's ranking: score = beta * (item_weights . items + deep part).
 
     A policy that starts from uniform slates spends most of a short run learning what the
     predicted-engagement model already knows, and its on-policy data comes from slates nobody
-    would serve. Starting from Plackett-Luce samples around greedy's ranking keeps the data near
-    the ranker production already runs, so PPO learns the *correction* to greedy.
+    would serve. Starting from Plackett-Luce samples around the ranker production already runs
+    (greedy on the `predicted_*` features, `agents.baselines.GreedyRanker.item_weights`) keeps
+    the data near it, so PPO learns the *correction* to that ranker.
 
-    The wide part gets `weights` on `columns` and the scores get the inverse temperature beta,
-    so every parameter is in reward units: Adam moves a score by a fraction of a track's value
-    per step, whatever the world's units (in logit units a boost worth one track would take
-    thousands of steps). beta puts `sharpness` logits on one standard deviation of the predicted
-    scalarized value across a request's candidates, measured on `observation`.
+    The wide part gets `item_weights` and the scores get the inverse temperature beta, so every
+    parameter is in reward units: Adam moves a score by a fraction of a track's value per step,
+    whatever the world's units (in logit units a boost worth one track would take thousands of
+    steps). beta puts `sharpness` logits on one standard deviation of the ranker's score across
+    a request's candidates, measured on `observation`.
 
     Args:
         scorer: the network to initialise (its deep part keeps its near-zero output).
         observation: a batch of observations {user, items, mask} to measure the spread on.
-        columns: the `predicted_*` item features (`simulators.observation.predicted_columns`).
-        weights: float[M] scalarization weights of the predicted objectives.
-        sharpness: logits per standard deviation of predicted value.
+        item_weights: float[item_dim], the ranker's score per unit of each item feature.
+        sharpness: logits per standard deviation of the ranker's score.
 
     Returns:
         beta, the inverse temperature of the initial Plackett-Luce policy.
     """
-    value = observation["items"][:, :, columns].astype(np.float64) @ np.asarray(weights, np.float64)
+    value = observation["items"].astype(np.float64) @ np.asarray(item_weights, np.float64)
     spread = float(np.nanstd(np.where(observation["mask"].astype(bool), value, np.nan), axis=1).mean())
     if not np.isfinite(spread) or spread <= 0:
         raise ValueError(
-            "cannot warm start: the predicted scalarized value does not vary across candidates "
+            "cannot warm start: the ranker's score does not vary across candidates "
             f"(spread {spread}); check the reward weights, or set policy.warm_start: null"
         )
     beta = sharpness / spread
     with torch.no_grad():
-        scorer.wide.weight.zero_()
+        scorer.wide.weight.copy_(torch.as_tensor(np.asarray(item_weights), dtype=scorer.wide.weight.dtype)[None])
         scorer.wide.bias.zero_()
-        scorer.wide.weight[0, columns] = torch.as_tensor(np.asarray(weights), dtype=scorer.wide.weight.dtype)
         scorer.score_scale.fill_(beta)
     return beta
 
@@ -167,6 +167,15 @@ class SlateScoringPolicy(ActorCriticPolicy):
 
     def _get_action_dist_from_latent(self, latent_pi: torch.Tensor) -> Distribution:
         return self.action_dist.proba_distribution(action_logits=self.action_net(latent_pi))
+
+    def evaluate_slots(
+        self, obs: PyTorchObs, actions: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """`evaluate_actions` with one log-probability per slot: values [B, 1], float[B, K], entropy [B]."""
+        latent_pi, latent_vf = self.mlp_extractor(self.extract_features(obs))
+        distribution = self._get_action_dist_from_latent(latent_pi)
+        assert isinstance(distribution, PlackettLuceDistribution)
+        return self.value_net(latent_vf), distribution.slot_log_prob(actions), distribution.entropy()
 
     @property
     def scorer(self) -> ItemScorer:

@@ -24,13 +24,14 @@ from typing import Any
 import numpy as np
 import torch
 import yaml
-from stable_baselines3 import A2C, DQN, PPO, SAC, TD3
+from stable_baselines3 import A2C, DQN, SAC, TD3
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import CallbackList
 from stable_baselines3.common.utils import set_random_seed
 from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
 from agents.adapters import ScoreVectorActions, SlotBySlotActions
+from agents.baselines import GreedyRanker, make_baselines
 from agents.callbacks import ObjectiveLogger, PeriodicCheckpoint
 from agents.checkpoint import find_slate_env, latest_checkpoint, restore_checkpoint, save_checkpoint
 from agents.config import TrainConfig
@@ -39,16 +40,17 @@ from agents.evaluation.evaluator import evaluate_run
 from agents.evaluation.report import write_report
 from agents.evaluation.scales import objective_scales
 from agents.export import atomic_write_bytes, atomic_write_json, export_onnx, model_card
-from agents.policies import SlateObservationExtractor, SlateScoringPolicy, warm_start_from_predictions
+from agents.policies import SlateObservationExtractor, SlateScoringPolicy, warm_start_at_ranker
+from agents.slot_ppo import SlotPPO
 from envs import SlateVecEnv, build_simulator, env_config_for
 from envs.config import EnvConfig
 from envs.core import SessionBatch
 from envs.scalarization import Chebyshev, Constrained, Linear
-from simulators import OBJECTIVE_NAMES, SessionSimulator, item_feature_names, predicted_columns, user_feature_names
+from simulators import OBJECTIVE_NAMES, SessionSimulator, item_feature_names, user_feature_names
 
 log = logging.getLogger("segue.train")
 
-ALGORITHMS: dict[str, type[BaseAlgorithm]] = {"ppo": PPO, "a2c": A2C, "sac": SAC, "td3": TD3, "dqn": DQN}
+ALGORITHMS: dict[str, type[BaseAlgorithm]] = {"ppo": SlotPPO, "a2c": A2C, "sac": SAC, "td3": TD3, "dqn": DQN}
 SLATE_POLICY_ALGOS = ("ppo", "a2c")
 
 
@@ -107,7 +109,7 @@ def build_env(config: TrainConfig) -> tuple[VecEnv, EnvConfig]:
 
 
 def warm_start(model: BaseAlgorithm, config: TrainConfig, env_config: EnvConfig, users: int = 256) -> None:
-    """Start a slate policy at greedy's ranking (`policy.warm_start`), measured on fresh users.
+    """Start a slate policy at a baseline's ranking (`policy.warm_start`), measured on fresh users.
 
     The users come from their own seeds (`config.seed` + 10**6 + i), so the training env's
     random streams are the same with and without a warm start.
@@ -117,14 +119,13 @@ def warm_start(model: BaseAlgorithm, config: TrainConfig, env_config: EnvConfig,
     batch.seed(config.seed + 10**6 + np.arange(users))
     policy = model.policy
     assert isinstance(policy, SlateScoringPolicy)
-    beta = warm_start_from_predictions(
-        policy.scorer,
-        batch.reset(),
-        predicted_columns(simulator.catalog),
-        np.asarray(env_config.weight_vector(), np.float32),
-        config.policy.warm_start,
-    )
-    log.info("warm start: initial slates are Plackett-Luce around greedy's ranking (beta %.3g)", beta)
+    name = config.policy.warm_start_ranker
+    (ranker,) = make_baselines([name], simulator, np.asarray(env_config.weight_vector(), np.float32))
+    assert isinstance(ranker, GreedyRanker)
+    observation = batch.reset()
+    item_weights = ranker.item_weights(observation["items"].shape[2])
+    beta = warm_start_at_ranker(policy.scorer, observation, item_weights, config.policy.warm_start)
+    log.info("warm start: initial slates are Plackett-Luce around %s's ranking (beta %.3g)", name, beta)
 
 
 def build_model(config: TrainConfig, env: VecEnv, tensorboard_dir: Path) -> BaseAlgorithm:
@@ -143,7 +144,9 @@ def build_model(config: TrainConfig, env: VecEnv, tensorboard_dir: Path) -> Base
             max_grad_norm=hp.max_grad_norm,
         )
         if config.algo == "ppo":
-            on_policy.update(batch_size=hp.batch_size, n_epochs=hp.n_epochs, clip_range=hp.clip_range)
+            on_policy.update(
+                batch_size=hp.batch_size, n_epochs=hp.n_epochs, clip_range=hp.clip_range, slot_credit=hp.slot_credit
+            )
         return ALGORITHMS[config.algo](SlateScoringPolicy, env, policy_kwargs=policy_kwargs, **on_policy, **common)
     off_policy = dict(
         buffer_size=hp.buffer_size,

@@ -27,6 +27,13 @@ class SlateVecEnv(VecEnv):
     infos of envs that did not finish stay empty, which keeps the step free of per-user Python
     work. ``episode["r"]`` is the episode's scalarized return.
 
+    On a queue with a per-step additive scalarization (`Linear`, `Constrained`), the scalarized
+    reward of every slot is `last_slot_rewards` (float32[B, K], summing to the step's reward)
+    and the slots that played are `last_played` (bool[B, K]): a queue plays in order, so a
+    learner can credit slot k's pick with the rewards from slot k on (`agents.slot_ppo`).
+    `slot_credit` says whether they are kept; `Chebyshev` pays a non-additive change per step,
+    and a shelf's slots compete for one choice, so neither has causal per-slot rewards.
+
     Args:
         env_config: environment (simulator + default weights).
         num_envs: B, the number of concurrent sessions.
@@ -60,6 +67,10 @@ class SlateVecEnv(VecEnv):
             raise ValueError(f"the scalarization keeps {len(memory)} sessions; the env has num_envs={num_envs}")
         self.scalarization = scalarization
         self.last_vector_reward = np.zeros((num_envs, len(OBJECTIVE_NAMES)), np.float32)
+        self.slot_credit = env_config.simulator.surface == "queue" and isinstance(scalarization, Linear)
+        k = env_config.simulator.slate_size
+        self.last_slot_rewards = np.zeros((num_envs, k), np.float32)
+        self.last_played = np.zeros((num_envs, k), bool)
         self.scalar_return = np.zeros(num_envs, np.float64)
         self._actions: np.ndarray | None = None
         self._start = time.time()
@@ -92,6 +103,10 @@ class SlateVecEnv(VecEnv):
         vector = result.objectives
         self.last_vector_reward = vector
         rewards = self.scalarization(vector, self.last_tracks)
+        if self.slot_credit:  # Linear and Constrained are row-wise: one row per slot
+            slots = result.slot_objectives.reshape(-1, vector.shape[1])
+            self.last_slot_rewards = self.scalarization(slots, result.played.reshape(-1)).reshape(result.played.shape)
+            self.last_played = result.played
         self.scalar_return += rewards
         dones = result.terminated | result.truncated
         infos: list[dict[str, Any]] = [{} for _ in range(self.num_envs)]

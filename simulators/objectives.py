@@ -46,7 +46,7 @@ def objective_bounds(
     return low, high
 
 
-def compute_objectives(
+def slot_objectives(
     config: ObjectivesConfig,
     listened_s: np.ndarray,
     completed: np.ndarray,
@@ -56,7 +56,10 @@ def compute_objectives(
     owned: np.ndarray,
     premium: np.ndarray,
 ) -> np.ndarray:
-    """Reward vector per user: float32[B, NUM_OBJECTIVES].
+    """Reward vector of every slot: float32[B, K, NUM_OBJECTIVES]; a step's vector is their sum.
+
+    Kept per slot because a queue's slots are played in order: a learner can credit slot k's
+    pick with the rewards from slot k on only (`agents.slot_ppo`).
 
     Args:
         listened_s: float32[B, K] seconds heard per slot (0 where nothing played).
@@ -67,11 +70,11 @@ def compute_objectives(
     stream = listened_s >= np.float32(config.stream_threshold_s)
     tier_value = np.where(premium, np.float32(config.premium_stream_value), np.float32(config.free_stream_value))
     margin = np.where(owned, np.float32(config.owned_margin), np.float32(config.licensed_margin))
-    out = np.empty((listened_s.shape[0], NUM_OBJECTIVES), dtype=np.float32)
-    out[:, 0] = listened_s.sum(axis=1) / np.float32(60)
-    out[:, 1] = completed.sum(axis=1)
-    out[:, 2] = -early_skip.sum(axis=1)
-    out[:, 3] = (stream & promoted).sum(axis=1)
-    out[:, 4] = (stream & discovery).sum(axis=1)
-    out[:, 5] = tier_value * (stream * margin).sum(axis=1)
+    out = np.empty((*listened_s.shape, NUM_OBJECTIVES), dtype=np.float32)
+    out[..., 0] = listened_s / np.float32(60)
+    out[..., 1] = completed
+    out[..., 2] = -early_skip.astype(np.float32)
+    out[..., 3] = stream & promoted
+    out[..., 4] = stream & discovery
+    out[..., 5] = tier_value[:, None] * stream * margin
     return out

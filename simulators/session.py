@@ -19,7 +19,7 @@ import numpy as np
 
 from simulators.config import SimulatorConfig
 from simulators.items import CandidateGenerator, Catalog, make_catalog
-from simulators.objectives import compute_objectives, objective_bounds
+from simulators.objectives import objective_bounds, slot_objectives
 from simulators.random import UserStreams
 from simulators.response import (
     COMPLETE,
@@ -69,7 +69,8 @@ class StepResult:
         dropped: bool[B, K] slots dropped as duplicate or masked picks.
         outcome: int8[B, K] EARLY_SKIP / LATE_SKIP / COMPLETE, NOT_PLAYED elsewhere.
         listened_s: float32[B, K] seconds heard.
-        objectives: float32[B, NUM_OBJECTIVES] the reward vector.
+        objectives: float32[B, NUM_OBJECTIVES] the reward vector (the sum of `slot_objectives`).
+        slot_objectives: float32[B, K, NUM_OBJECTIVES] the reward vector of each slot.
         terminated: bool[B] the user left.
         truncated: bool[B] the session hit `max_steps` without the user leaving.
     """
@@ -80,6 +81,7 @@ class StepResult:
     outcome: np.ndarray
     listened_s: np.ndarray
     objectives: np.ndarray
+    slot_objectives: np.ndarray
     terminated: np.ndarray
     truncated: np.ndarray
 
@@ -177,7 +179,7 @@ class SessionSimulator:
         listened_s = np.where(played, fraction * floats[:, :, d + 1], np.float32(0))
         completed = played & (outcome == COMPLETE)
         early_skip = played & (outcome == EARLY_SKIP)
-        objectives = compute_objectives(
+        per_slot = slot_objectives(
             cfg.objectives,
             listened_s,
             completed,
@@ -196,7 +198,8 @@ class SessionSimulator:
             dropped=dropped,
             outcome=np.where(played, outcome, NOT_PLAYED).astype(np.int8),
             listened_s=listened_s,
-            objectives=objectives,
+            objectives=per_slot.sum(axis=1),
+            slot_objectives=per_slot,
             terminated=terminated,
             truncated=truncated,
         )

@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 import torch
 
-from agents.baselines import GreedyRanker, top_k
+from agents.baselines import BusinessBoostedGreedyRanker, GreedyRanker, top_k
 from agents.distributions import PlackettLuceDistribution
 from agents.networks import MASKED_SCORE, ItemScorer
-from agents.policies import warm_start_from_predictions
+from agents.policies import warm_start_at_ranker
 from envs import env_config_for
 from envs.core import SessionBatch
-from simulators import SessionSimulator, predicted_columns
+from simulators import SessionSimulator
 
 
 def _all_slates(n: int, k: int) -> torch.Tensor:
@@ -87,7 +87,8 @@ def test_scorer_is_permutation_equivariant_for_any_n() -> None:
             assert (scores[~mask] == MASKED_SCORE).all()
 
 
-def test_warm_start_scores_are_greedy_at_the_requested_sharpness() -> None:
+@pytest.mark.parametrize("ranker", [GreedyRanker, BusinessBoostedGreedyRanker])
+def test_warm_start_scores_are_the_rankers_at_the_requested_sharpness(ranker: type[GreedyRanker]) -> None:
     env_config = env_config_for("segue/MusicQueue-v0", overrides={"simulator.candidates.num_candidates": 30})
     simulator = SessionSimulator(env_config.simulator)
     batch = SessionBatch(env_config.simulator, 128, simulator)
@@ -96,12 +97,13 @@ def test_warm_start_scores_are_greedy_at_the_requested_sharpness() -> None:
     weights = np.asarray(env_config.weight_vector(), np.float32)
     torch.manual_seed(0)
     scorer = ItemScorer(obs["user"].shape[1], obs["items"].shape[2], hidden=8, attention=True)
-    beta = warm_start_from_predictions(scorer, obs, predicted_columns(simulator.catalog), weights, sharpness=4.0)
+    baseline = ranker(simulator, weights)
+    beta = warm_start_at_ranker(scorer, obs, baseline.item_weights(obs["items"].shape[2]), sharpness=4.0)
     with torch.no_grad():
         scorer.head.weight.zero_()
         scorer.head.bias.zero_()  # the deep part off: what is left is the warm start itself
         scores = scorer(*(torch.from_numpy(obs[key]) for key in ("user", "items", "mask"))).numpy()
-    greedy = GreedyRanker(simulator, weights).score(obs["user"], obs["items"], obs["mask"])
+    greedy = baseline.score(obs["user"], obs["items"], obs["mask"])
     np.testing.assert_allclose(scores, beta * greedy, rtol=1e-4, atol=1e-4)
     np.testing.assert_array_equal(top_k(scores, obs["mask"], 10), top_k(greedy, obs["mask"], 10))
     assert abs(scores.std(axis=1).mean() - 4.0) < 1e-3
@@ -111,4 +113,4 @@ def test_warm_start_without_a_signal_says_how_to_turn_it_off() -> None:
     scorer = ItemScorer(3, 8, hidden=4)
     obs = {"user": np.zeros((2, 3), np.float32), "items": np.zeros((2, 5, 8), np.float32), "mask": np.ones((2, 5))}
     with pytest.raises(ValueError, match="policy.warm_start: null"):
-        warm_start_from_predictions(scorer, obs, slice(2, 8), np.ones(6, np.float32), sharpness=3.0)
+        warm_start_at_ranker(scorer, obs, np.zeros(8, np.float32), sharpness=3.0)
