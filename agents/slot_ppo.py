@@ -130,7 +130,12 @@ class SlotPPO(PPO):
 
     @property
     def _credits_slots(self) -> bool:
-        return self.slot_credit and self.env is not None and find_slate_env(self.env).slot_credit
+        if not self.slot_credit or self.env is None:
+            return False
+        try:
+            return find_slate_env(self.env).slot_credit
+        except TypeError:  # not a Segue env: no slot rewards to credit
+            return False
 
     def _update_info_buffer(self, infos: list[dict[str, Any]], dones: np.ndarray | None = None) -> None:
         """Also record the step's slot rewards: SB3 calls this after each step, before `add`."""
