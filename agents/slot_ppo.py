@@ -205,8 +205,6 @@ class SlotPPO(PPO):
     def _record_old_slot_log_probs(self) -> None:
         """Per-slot log-probabilities of the collected slates under the policy that drew them."""
         buffer = self.rollout_buffer
-        if buffer.generator_ready:  # already flattened by an earlier call: nothing new to record
-            return
         for step in range(buffer.buffer_size):
             obs = obs_as_tensor({key: value[step] for key, value in buffer.observations.items()}, self.device)
             actions = torch.as_tensor(buffer.actions[step], device=self.device)

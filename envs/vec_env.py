@@ -31,7 +31,7 @@ class SlateVecEnv(VecEnv):
     reward of every slot is `last_slot_rewards` (float32[B, K], summing to the step's reward)
     and the slots that played are `last_played` (bool[B, K]): a queue plays in order, so a
     learner can credit slot k's pick with the rewards from slot k on (`agents.slot_ppo`).
-    `slot_credit` says whether they are kept; `Chebyshev` pays a non-additive change per step,
+    `slot_credit` says whether they exist; `Chebyshev` pays a non-additive change per step,
     and a shelf's slots compete for one choice, so neither has causal per-slot rewards.
 
     Args:
@@ -69,7 +69,7 @@ class SlateVecEnv(VecEnv):
         self.last_vector_reward = np.zeros((num_envs, len(OBJECTIVE_NAMES)), np.float32)
         self.slot_credit = env_config.simulator.surface == "queue" and isinstance(scalarization, Linear)
         k = env_config.simulator.slate_size
-        self.last_slot_rewards = np.zeros((num_envs, k), np.float32)
+        self._slot_objectives = np.zeros((num_envs, k, len(OBJECTIVE_NAMES)), np.float32)
         self.last_played = np.zeros((num_envs, k), bool)
         self.scalar_return = np.zeros(num_envs, np.float64)
         self._actions: np.ndarray | None = None
@@ -103,10 +103,7 @@ class SlateVecEnv(VecEnv):
         vector = result.objectives
         self.last_vector_reward = vector
         rewards = self.scalarization(vector, self.last_tracks)
-        if self.slot_credit:  # Linear and Constrained are row-wise: one row per slot
-            slots = result.slot_objectives.reshape(-1, vector.shape[1])
-            self.last_slot_rewards = self.scalarization(slots, result.played.reshape(-1)).reshape(result.played.shape)
-            self.last_played = result.played
+        self._slot_objectives, self.last_played = result.slot_objectives, result.played
         self.scalar_return += rewards
         dones = result.terminated | result.truncated
         infos: list[dict[str, Any]] = [{} for _ in range(self.num_envs)]
@@ -132,6 +129,17 @@ class SlateVecEnv(VecEnv):
             for key in obs:
                 obs[key][ended] = fresh[key]
         return obs, rewards.astype(np.float32), dones, infos
+
+    @property
+    def last_slot_rewards(self) -> np.ndarray:
+        """Scalarized reward of every slot of the last step: float32[B, K] (needs `slot_credit`).
+
+        Computed on demand, so learners that credit whole slates pay nothing per step.
+        """
+        if not self.slot_credit:
+            raise RuntimeError("this env has no causal per-slot rewards (a shelf, or a non-additive scalarization)")
+        slots = self._slot_objectives.reshape(-1, len(OBJECTIVE_NAMES))  # Linear/Constrained are row-wise
+        return self.scalarization(slots, self.last_played.reshape(-1)).reshape(self.last_played.shape)
 
     @property
     def last_tracks(self) -> np.ndarray:
