@@ -50,6 +50,12 @@ class PolicySection(StrictModel):
         description="The ranker the warm start copies: greedy on the predicted value, or business-boosted "
         "greedy (plus its promoted-track boost).",
     )
+    queue_context: bool = Field(
+        True,
+        description="On a queue, draw the slate slot by slot, with a learned penalty on a candidate whose "
+        "artist (the artist_key column) was placed 1..K-1 slots earlier; false scores the slots independently. "
+        "Ignored on a shelf, whose tracks are alternatives, not heard in order.",
+    )
 
 
 class AlgoSection(StrictModel):

@@ -1,7 +1,9 @@
 """Export the scoring policy to ONNX with a JSON model card: what a serving stack loads.
 
 The ONNX graph takes ``user float32[B, du]``, ``items float32[B, N, di]``, ``mask bool[B, N]``
-and returns ``scores float32[B, N]``, with B and N dynamic. The model card says what every
+and returns ``scores float32[B, N]``, with B and N dynamic. A queue policy's graph decodes the
+queue slot by slot inside (`agents.networks.QueueDecoder`), so its top K by score *is* the
+queue, in order. The model card says what every
 input column means (feature order), how to turn scores into a slate (top K), which objectives
 and weights the policy was trained for, and which versions and config produced it. Both files
 are written atomically (temporary file + rename), so a crash never leaves a half-written model.
@@ -18,6 +20,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 
 from agents.networks import MASKED_SCORE, ItemScorer
 
@@ -45,8 +48,8 @@ def atomic_write_json(path: Path, payload: Any) -> None:
     atomic_write_bytes(path, (json.dumps(payload, indent=2, sort_keys=False) + "\n").encode())
 
 
-def export_onnx(scorer: ItemScorer, path: str | Path, example_candidates: int = 8) -> Path:
-    """Trace `scorer` to ONNX at `path` (dynamic batch and candidate axes)."""
+def export_onnx(scorer: nn.Module, path: str | Path, example_candidates: int = 12) -> Path:
+    """Trace `scorer` (an `ItemScorer` or `QueueDecoder`) to ONNX at `path` (dynamic B and N)."""
     path = Path(path)
     scorer = scorer.eval()
     user = torch.zeros(2, scorer.user_dim)
@@ -98,6 +101,14 @@ def model_card(
             f"feature names ({len(user_features)} user, {len(item_features)} item) do not match the scorer "
             f"({scorer.user_dim}, {scorer.item_dim})"
         )
+    if scorer.context_lags:
+        slate = (
+            f"the top {slate_size} candidates by score, best first: the graph decodes the queue slot by slot "
+            f"(scores {slate_size}..1), a candidate losing repeat_penalty[lag - 1] when the pick lag slots "
+            "earlier has its artist_key"
+        )
+    else:
+        slate = f"the top {slate_size} candidates by score, best first"
     card = {
         "format": "segue-scorer/1",
         "model": "scorer.onnx",
@@ -115,7 +126,7 @@ def model_card(
                 "dtype": "float32",
                 "shape": ["batch", "candidates"],
                 "masked_value": MASKED_SCORE,
-                "slate": f"the top {slate_size} candidates by score, best first",
+                "slate": slate,
             }
         },
         "slate_size": slate_size,
@@ -126,6 +137,8 @@ def model_card(
             "class": "ItemScorer",
             "hidden": scorer.hidden,
             "attention": scorer.attention is not None,
+            "queue_context_lags": scorer.context_lags,
+            "repeat_penalty": [round(float(x), 6) for x in scorer.repeat_penalty.detach()],
             "parameters": int(sum(p.numel() for p in scorer.parameters())),
         },
         "versions": {

@@ -1,14 +1,17 @@
 """The scoring policy: candidates in, scores out.
 
-`ItemScorer` *is* the exported serving model. It is permutation-equivariant over candidates
-(every candidate goes through the same encoder; optional attention mixes them symmetrically),
-so it scores any number N of candidates and reordering the inputs reorders the outputs.
+`ItemScorer` is the exported serving model (for a queue, inside `QueueDecoder`, which adds the
+slot-by-slot decoding). It is permutation-equivariant over candidates (every candidate goes
+through the same encoder; optional attention mixes them symmetrically), so it scores any number
+N of candidates and reordering the inputs reorders the outputs.
 """
 
 from __future__ import annotations
 
 import torch
 from torch import nn
+
+from agents.distributions import decode_queue
 
 #: Score of a masked (padding) candidate: finite, so softmax and ONNX stay NaN-free, and low
 #: enough that exp(score - max) underflows to exactly 0 in float32.
@@ -56,39 +59,61 @@ class ItemScorer(nn.Module):
     MLP. With `attention`, one self-attention block over the candidate set (padding masked)
     lets a score depend on the other candidates, e.g. to spread genres across a slate.
 
+    The last item column is a key (the artist id, see `simulators.observation`), not a feature:
+    the scores never read it. A queue scorer (`context_lags` L > 0) owns `repeat_penalty`
+    float[L], what a candidate loses, in the reward units of its score, in slot k when the pick
+    of slot k - lag has its key (`agents.distributions.decode_queue`).
+
     Args:
         user_dim: du.
-        item_dim: di.
+        item_dim: di, the key column included.
         hidden: width of all hidden layers.
         attention: add a candidate self-attention block.
+        context_lags: L, how many earlier slots of a queue a pick is compared with (0: none).
     """
 
-    def __init__(self, user_dim: int, item_dim: int, hidden: int = 64, attention: bool = False):
+    def __init__(
+        self, user_dim: int, item_dim: int, hidden: int = 64, attention: bool = False, context_lags: int = 0
+    ):
         super().__init__()
-        self.user_dim, self.item_dim, self.hidden = user_dim, item_dim, hidden
-        self.item_encoder = mlp([item_dim, hidden, hidden])
+        self.user_dim, self.item_dim, self.hidden, self.context_lags = user_dim, item_dim, hidden, context_lags
+        self.feature_dim = item_dim - 1
+        self.item_encoder = mlp([self.feature_dim, hidden, hidden])
         self.user_encoder = mlp([user_dim, hidden, hidden])
         self.joint = nn.Sequential(mlp([3 * hidden, hidden]), nn.ReLU())
         self.attention = CandidateAttention(hidden) if attention else None
         self.head = nn.Linear(hidden, 1)
-        self.wide = nn.Linear(item_dim, 1)
+        self.wide = nn.Linear(self.feature_dim, 1)
+        self.repeat_penalty = nn.Parameter(torch.zeros(context_lags))
         # Inverse temperature of the scores: with a warm start the parameters are in reward units,
         # so Adam's bounded steps move a score by a fraction of a track's value, not of a logit.
         self.register_buffer("score_scale", torch.ones(()))
 
+    def features(self, items: torch.Tensor) -> torch.Tensor:
+        """The item columns that are scored: all but the key column."""
+        return items[..., : self.feature_dim]
+
+    def keys(self, items: torch.Tensor) -> torch.Tensor:
+        """The candidates' keys: float[B, N]."""
+        return items[..., -1]
+
+    def lag_penalty(self) -> torch.Tensor:
+        """`repeat_penalty` in logits, the units of the Plackett-Luce distribution: float[L]."""
+        return self.score_scale * self.repeat_penalty
+
     def forward(self, user: torch.Tensor, items: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        return self.score_encoded(user, items, self.item_encoder(items), mask)
+        return self.score_encoded(user, items, self.item_encoder(self.features(items)), mask)
 
     def score_encoded(
         self, user: torch.Tensor, items: torch.Tensor, encoded: torch.Tensor, mask: torch.Tensor
     ) -> torch.Tensor:
-        """Scores given the item encodings already computed by `item_encoder` (shared with the critic)."""
+        """Scores given `item_encoder(features(items))`, computed once for the actor and the critic."""
         mask = mask.bool()
         u = self.user_encoder(user).unsqueeze(1).expand_as(encoded)
         z = self.joint(torch.cat([encoded, encoded * u, u], dim=-1))
         if self.attention is not None:
             z = self.attention(z, mask)
-        scores = self.score_scale * (self.head(z) + self.wide(items)).squeeze(-1)
+        scores = self.score_scale * (self.head(z) + self.wide(self.features(items))).squeeze(-1)
         return torch.where(mask, scores, torch.full_like(scores, MASKED_SCORE))
 
 
@@ -110,3 +135,30 @@ class CandidateSetCritic(nn.Module):
         mean = (encoded * valid).sum(1) / valid.sum(1).clamp_min(1.0)
         peak = torch.where(valid.bool(), encoded, torch.full_like(encoded, -1e4)).max(dim=1).values
         return self.body(torch.cat([self.user_encoder(user), mean, peak], dim=-1))
+
+
+class QueueDecoder(nn.Module):
+    """The serving form of a queue policy: the scorer plus its slot-by-slot decoding.
+
+    Its scores rank the decoded queue first, in order (K, K-1, ..., 1), then the other valid
+    candidates (-1), then padding (MASKED_SCORE), so a serving stack still takes the top K by
+    score, and gets the same queue the policy's mode plays.
+    """
+
+    def __init__(self, scorer: ItemScorer, slate_size: int):
+        super().__init__()
+        if not scorer.context_lags:
+            raise ValueError("QueueDecoder needs a scorer with a queue context (context_lags > 0)")
+        self.scorer, self.slate_size = scorer, slate_size
+        self.user_dim, self.item_dim = scorer.user_dim, scorer.item_dim
+
+    def forward(self, user: torch.Tensor, items: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        mask = mask.bool()
+        logits = self.scorer(user, items, mask)
+        queue = decode_queue(logits, self.scorer.keys(items), self.scorer.lag_penalty(), self.slate_size)
+        index = torch.cumsum(torch.ones_like(logits, dtype=torch.long), dim=1) - 1
+        scores = torch.where(mask, torch.full_like(logits, -1.0), torch.full_like(logits, MASKED_SCORE))
+        for slot in range(self.slate_size):
+            rank = torch.full_like(logits, float(self.slate_size - slot))
+            scores = torch.where(index == queue[:, slot : slot + 1], rank, scores)
+        return scores

@@ -3,7 +3,8 @@
 features extractor (`SlateObservationExtractor`: Dict obs -> one flat tensor)
   -> mlp extractor (`SlateScoringExtractor`: actor latent = ItemScorer scores[B, N],
                     critic latent = CandidateSetCritic over the same item encodings)
-  -> action distribution (`PlackettLuceDistribution` over the scores, identity action net)
+  -> action distribution (`PlackettLuceDistribution` over the scores, identity action net; for
+                         a queue also over the candidates' artist keys, slot by slot)
 so A2C and SB3's PPO run unmodified: rollouts, advantages and losses are inherited.
 `evaluate_slots` adds the per-slot log-probabilities that `agents.slot_ppo` credits one by one.
 """
@@ -36,28 +37,40 @@ def observation_shapes(observation_space: spaces.Dict) -> tuple[int, int, int]:
 
 
 class SlateObservationExtractor(BaseFeaturesExtractor):
-    """Flattens Dict(user, items, mask) into [user | items | mask] so SB3 sees one tensor."""
+    """Flattens Dict(user, items, mask) into [user | items | mask] so SB3 sees one tensor.
 
-    def __init__(self, observation_space: spaces.Dict):
+    Args:
+        observation_space: the Segue Dict observation space.
+        drop_key: leave out the items' last column, the artist id: a key for the slate policy's
+            queue decoding, which a plain MLP (SAC/TD3/DQN) would read as a number in the thousands.
+    """
+
+    def __init__(self, observation_space: spaces.Dict, drop_key: bool = False):
         user_dim, n, item_dim = observation_shapes(observation_space)
-        super().__init__(observation_space, features_dim=user_dim + n * item_dim + n)
+        self.item_columns = item_dim - 1 if drop_key else item_dim
+        super().__init__(observation_space, features_dim=user_dim + n * self.item_columns + n)
 
     def forward(self, observations: dict[str, torch.Tensor]) -> torch.Tensor:
         b = observations["user"].shape[0]
-        return torch.cat(
-            [observations["user"], observations["items"].reshape(b, -1), observations["mask"].float()], dim=1
-        )
+        items = observations["items"][..., : self.item_columns]
+        return torch.cat([observations["user"], items.reshape(b, -1), observations["mask"].float()], dim=1)
 
 
 class SlateScoringExtractor(nn.Module):
-    """Splits the flat features back into (user, items, mask); actor -> scores, critic -> latent."""
+    """Splits the flat features back into (user, items, mask); actor -> scores, critic -> latent.
 
-    def __init__(self, user_dim: int, num_candidates: int, item_dim: int, hidden: int, attention: bool):
+    With a queue context the actor latent is [scores | keys] (float[B, 2N]): SB3 hands the
+    distribution one tensor, and the keys are what its slot-by-slot logits compare.
+    """
+
+    def __init__(
+        self, user_dim: int, num_candidates: int, item_dim: int, hidden: int, attention: bool, context_lags: int
+    ):
         super().__init__()
         self.user_dim, self.num_candidates, self.item_dim = user_dim, num_candidates, item_dim
-        self.scorer = ItemScorer(user_dim, item_dim, hidden=hidden, attention=attention)
+        self.scorer = ItemScorer(user_dim, item_dim, hidden=hidden, attention=attention, context_lags=context_lags)
         self.critic = CandidateSetCritic(user_dim, hidden=hidden)
-        self.latent_dim_pi = num_candidates
+        self.latent_dim_pi = 2 * num_candidates if context_lags else num_candidates
         self.latent_dim_vf = self.critic.latent_dim
 
     def split(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -69,19 +82,28 @@ class SlateScoringExtractor(nn.Module):
 
     def forward(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         user, items, mask = self.split(features)
-        encoded = self.scorer.item_encoder(items)
-        return self.scorer.score_encoded(user, items, encoded, mask), self.critic(user, encoded, mask)
+        encoded = self.scorer.item_encoder(self.scorer.features(items))
+        scores = self.scorer.score_encoded(user, items, encoded, mask)
+        return self.actor_latent(scores, items), self.critic(user, encoded, mask)
 
     def forward_actor(self, features: torch.Tensor) -> torch.Tensor:
-        return self.scorer(*self.split(features))
+        user, items, mask = self.split(features)
+        return self.actor_latent(self.scorer(user, items, mask), items)
 
     def forward_critic(self, features: torch.Tensor) -> torch.Tensor:
         user, items, mask = self.split(features)
-        return self.critic(user, self.scorer.item_encoder(items), mask)
+        return self.critic(user, self.scorer.item_encoder(self.scorer.features(items)), mask)
+
+    def actor_latent(self, scores: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
+        return torch.cat([scores, self.scorer.keys(items)], dim=1) if self.scorer.context_lags else scores
 
 
 def warm_start_at_ranker(
-    scorer: ItemScorer, observation: dict[str, np.ndarray], item_weights: np.ndarray, sharpness: float
+    scorer: ItemScorer,
+    observation: dict[str, np.ndarray],
+    item_weights: np.ndarray,
+    sharpness: float,
+    repeat_cost: np.ndarray | None = None,
 ) -> float:
     """Start the scorer at a linear ranker's ranking: score = beta * (item_weights . items + deep part).
 
@@ -97,11 +119,17 @@ def warm_start_at_ranker(
     steps). beta puts `sharpness` logits on one standard deviation of the ranker's score across
     a request's candidates, measured on `observation`.
 
+    A queue scorer's `repeat_penalty` starts at `repeat_cost`: what the predicted-engagement
+    model says a track loses when its artist was heard `lag` tracks before
+    (`simulators.prediction.EngagementModel.repeat_cost`), so the first queues already avoid
+    what greedy's independent ranking walks into: the same artist twice in a row.
+
     Args:
         scorer: the network to initialise (its deep part keeps its near-zero output).
         observation: a batch of observations {user, items, mask} to measure the spread on.
         item_weights: float[item_dim], the ranker's score per unit of each item feature.
         sharpness: logits per standard deviation of the ranker's score.
+        repeat_cost: float[L] per lag, in the ranker's units (queue scorers only; default 0).
 
     Returns:
         beta, the inverse temperature of the initial Plackett-Luce policy.
@@ -114,10 +142,16 @@ def warm_start_at_ranker(
             f"(spread {spread}); check the reward weights, or set policy.warm_start: null"
         )
     beta = sharpness / spread
+    item_weights = np.asarray(item_weights, np.float32)
+    scored, key = item_weights[: scorer.feature_dim], item_weights[scorer.feature_dim :]
+    if key.any():
+        raise ValueError("the ranker weighs the artist_key column, which the scorer never scores")
     with torch.no_grad():
-        scorer.wide.weight.copy_(torch.as_tensor(np.asarray(item_weights), dtype=scorer.wide.weight.dtype)[None])
+        scorer.wide.weight.copy_(torch.as_tensor(scored, dtype=scorer.wide.weight.dtype)[None])
         scorer.wide.bias.zero_()
         scorer.score_scale.fill_(beta)
+        if repeat_cost is not None:
+            scorer.repeat_penalty.copy_(torch.as_tensor(np.asarray(repeat_cost), dtype=scorer.repeat_penalty.dtype))
     return beta
 
 
@@ -130,6 +164,8 @@ class SlateScoringPolicy(ActorCriticPolicy):
         lr_schedule: learning-rate schedule.
         hidden: width of the scorer and critic.
         attention: candidate self-attention in the scorer.
+        context_lags: for a queue, how many earlier slots a pick's artist is compared with (0: the
+            slots are independent given the scores).
         **kwargs: passed to `ActorCriticPolicy` (e.g. `ortho_init`, `optimizer_kwargs`).
     """
 
@@ -140,18 +176,21 @@ class SlateScoringPolicy(ActorCriticPolicy):
         lr_schedule: Schedule,
         hidden: int = 64,
         attention: bool = False,
+        context_lags: int = 0,
         **kwargs: Any,
     ):
         if not isinstance(action_space, spaces.MultiDiscrete) or len(set(action_space.nvec.tolist())) != 1:
             raise ValueError(f"SlateScoringPolicy needs MultiDiscrete([N] * K) actions, got {action_space}")
-        self.hidden, self.attention = hidden, attention
+        self.hidden, self.attention, self.context_lags = hidden, attention, context_lags
         self.slate_size = len(action_space.nvec)
         kwargs.setdefault("features_extractor_class", SlateObservationExtractor)
         super().__init__(observation_space, action_space, lr_schedule, **kwargs)
 
     def _build_mlp_extractor(self) -> None:
         user_dim, n, item_dim = observation_shapes(self.observation_space)
-        self.mlp_extractor = SlateScoringExtractor(user_dim, n, item_dim, self.hidden, self.attention)
+        self.mlp_extractor = SlateScoringExtractor(
+            user_dim, n, item_dim, self.hidden, self.attention, self.context_lags
+        )
 
     def _build(self, lr_schedule: Schedule) -> None:
         self._build_mlp_extractor()
@@ -166,7 +205,10 @@ class SlateScoringPolicy(ActorCriticPolicy):
         self.optimizer = self.optimizer_class(self.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs)
 
     def _get_action_dist_from_latent(self, latent_pi: torch.Tensor) -> Distribution:
-        return self.action_dist.proba_distribution(action_logits=self.action_net(latent_pi))
+        if not self.context_lags:
+            return self.action_dist.proba_distribution(action_logits=self.action_net(latent_pi))
+        scores, keys = latent_pi.chunk(2, dim=1)
+        return self.action_dist.proba_distribution(self.action_net(scores), keys, self.scorer.lag_penalty())
 
     def evaluate_slots(
         self, obs: PyTorchObs, actions: torch.Tensor
@@ -184,5 +226,5 @@ class SlateScoringPolicy(ActorCriticPolicy):
 
     def _get_constructor_parameters(self) -> dict[str, Any]:
         data = super()._get_constructor_parameters()
-        data.update(hidden=self.hidden, attention=self.attention)
+        data.update(hidden=self.hidden, attention=self.attention, context_lags=self.context_lags)
         return data

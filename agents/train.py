@@ -40,6 +40,7 @@ from agents.evaluation.evaluator import evaluate_run
 from agents.evaluation.report import write_report
 from agents.evaluation.scales import objective_scales
 from agents.export import atomic_write_bytes, atomic_write_json, export_onnx, model_card
+from agents.networks import QueueDecoder
 from agents.policies import SlateObservationExtractor, SlateScoringPolicy, warm_start_at_ranker
 from agents.slot_ppo import SlotPPO
 from envs import SlateVecEnv, build_simulator, env_config_for
@@ -47,6 +48,7 @@ from envs.config import EnvConfig
 from envs.core import SessionBatch
 from envs.scalarization import Chebyshev, Constrained, Linear
 from simulators import OBJECTIVE_NAMES, SessionSimulator, item_feature_names, user_feature_names
+from simulators.users import genre_exposure_of
 
 log = logging.getLogger("segue.train")
 
@@ -124,7 +126,17 @@ def warm_start(model: BaseAlgorithm, config: TrainConfig, env_config: EnvConfig,
     assert isinstance(ranker, GreedyRanker)
     observation = batch.reset()
     item_weights = ranker.item_weights(observation["items"].shape[2])
-    beta = warm_start_at_ranker(policy.scorer, observation, item_weights, config.policy.warm_start)
+    repeat_cost = None
+    if policy.context_lags:
+        state, weights = batch.state, np.asarray(env_config.weight_vector(), np.float32)
+        users, ids = state.users, state.candidate_ids
+        exposure = genre_exposure_of(users.genre_exposure, simulator.catalog.genre[ids])
+        costs = batch.observe.engagement.repeat_cost(ids, users.taste, users.premium, users.fatigue, exposure, weights)
+        cost = float(costs[state.candidate_mask.astype(bool)].mean())
+        memory = env_config.simulator.dynamics.artist_memory
+        repeat_cost = np.where(np.arange(1, policy.context_lags + 1) <= memory, cost, 0.0)
+        log.info("warm start: a same-artist pick up to %d slots back costs %.3g (predicted)", memory, cost)
+    beta = warm_start_at_ranker(policy.scorer, observation, item_weights, config.policy.warm_start, repeat_cost)
     log.info("warm start: initial slates are Plackett-Luce around %s's ranking (beta %.3g)", name, beta)
 
 
@@ -135,7 +147,13 @@ def build_model(config: TrainConfig, env: VecEnv, tensorboard_dir: Path) -> Base
         learning_rate=hp.learning_rate, gamma=hp.gamma, seed=config.seed, tensorboard_log=str(tensorboard_dir)
     )
     if config.algo in SLATE_POLICY_ALGOS:
-        policy_kwargs = dict(hidden=config.policy.hidden, attention=config.policy.attention)
+        simulator_config = find_slate_env(env).batch.config
+        queue_context = config.policy.queue_context and simulator_config.surface == "queue"
+        policy_kwargs = dict(
+            hidden=config.policy.hidden,
+            attention=config.policy.attention,
+            context_lags=simulator_config.slate_size - 1 if queue_context else 0,
+        )
         on_policy = dict(
             n_steps=hp.n_steps,
             gae_lambda=hp.gae_lambda,
@@ -155,7 +173,9 @@ def build_model(config: TrainConfig, env: VecEnv, tensorboard_dir: Path) -> Base
         # SB3's CombinedExtractor keys an nn.ModuleDict by observation key, and "items" clashes
         # with ModuleDict.items; our flattening extractor sidesteps that.
         policy_kwargs=dict(
-            net_arch=[config.policy.hidden, config.policy.hidden], features_extractor_class=SlateObservationExtractor
+            net_arch=[config.policy.hidden, config.policy.hidden],
+            features_extractor_class=SlateObservationExtractor,
+            features_extractor_kwargs=dict(drop_key=True),
         ),
     )
     return ALGORITHMS[config.algo]("MultiInputPolicy", env, **off_policy, **common)
@@ -181,7 +201,8 @@ def export_scorer(model: BaseAlgorithm, config: TrainConfig, env_config: EnvConf
     assert isinstance(policy, SlateScoringPolicy)
     slate_env = find_slate_env(model.get_env())
     catalog = slate_env.batch.simulator.catalog
-    path = export_onnx(policy.scorer, run_dir / "scorer.onnx")
+    serving = QueueDecoder(policy.scorer, policy.slate_size) if policy.context_lags else policy.scorer
+    path = export_onnx(serving, run_dir / "scorer.onnx")
     card = model_card(
         policy.scorer,
         user_features=user_feature_names(catalog),

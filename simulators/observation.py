@@ -4,8 +4,11 @@ Feature names and order are part of the env and model-card contract. Hidden trai
 propensity, patience) are deliberately not observed: a ranker must infer them from behaviour,
 as in production. Candidate features mix static track metadata with two user-dependent
 columns (artist just heard, genre exposure), so that a policy *can* learn to avoid fatigue,
-and the predicted-engagement model's expected objectives of playing the candidate now
-(`simulators.prediction`), the upstream predictions a production re-ranker is fed.
+the predicted-engagement model's expected objectives of playing the candidate now
+(`simulators.prediction`), the upstream predictions a production re-ranker is fed, and last the
+candidate's artist id (`artist_key`). The id is not a feature to score by: it is a key for
+equality, so that a queue policy can tell which candidates would repeat an artist it has just
+placed earlier in the same queue (what `artist_recent` says about the tracks already heard).
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from simulators.users import genre_exposure_of, recently_heard
 
 USER_TRAIT_FEATURES = ("premium", "fatigue", "recent_skip_rate", "session_progress")
 USER_ITEM_FEATURES = ("artist_recent", "genre_exposure")
+#: The last item column: the candidate's artist id, exact in float32 (ids < 2**24).
+ARTIST_KEY = "artist_key"
 
 
 def user_feature_names(catalog: Catalog) -> list[str]:
@@ -31,7 +36,7 @@ def user_feature_names(catalog: Catalog) -> list[str]:
 
 def item_feature_names(catalog: Catalog) -> list[str]:
     embedding = [f"embedding_{i}" for i in range(catalog.embedding_dim)]
-    return embedding + list(STATIC_ITEM_FEATURES) + list(USER_ITEM_FEATURES) + list(PREDICTED_FEATURES)
+    return embedding + list(STATIC_ITEM_FEATURES) + list(USER_ITEM_FEATURES) + list(PREDICTED_FEATURES) + [ARTIST_KEY]
 
 
 def predicted_columns(catalog: Catalog) -> slice:
@@ -53,9 +58,12 @@ class ObservationBuilder:
         self.max_steps = config.max_steps
         d_static = catalog.static_features.shape[1]
         self._static = np.zeros(
-            (catalog.num_items, d_static + len(USER_ITEM_FEATURES) + len(PREDICTED_FEATURES)), np.float32
+            (catalog.num_items, d_static + len(USER_ITEM_FEATURES) + len(PREDICTED_FEATURES) + 1), np.float32
         )
         self._static[:, :d_static] = catalog.static_features
+        if catalog.artist.max(initial=0) >= 2**24:
+            raise ValueError("artist ids must be < 2**24 to be exact in the float32 artist_key column")
+        self._static[:, -1] = catalog.artist
         self._artist_recent, self._genre_exposure = d_static, d_static + 1
         self._predicted = predicted_columns(catalog)
         self.engagement = EngagementModel(config, catalog)
@@ -80,8 +88,10 @@ class ObservationBuilder:
         static = self.catalog.static_features
         # A prediction is the expected reward of one track: the reward bounds of a one-track step.
         predicted_low, predicted_high = objective_bounds(config.objectives, 1, float(self.catalog.duration_s.max()))
-        item_low = np.concatenate([np.minimum(static.min(axis=0), 0.0), [0.0, 0.0], predicted_low])
-        item_high = np.concatenate([np.maximum(static.max(axis=0), 0.0), [1.0, max_exposure], predicted_high])
+        item_low = np.concatenate([np.minimum(static.min(axis=0), 0.0), [0.0, 0.0], predicted_low, [0.0]])
+        item_high = np.concatenate(
+            [np.maximum(static.max(axis=0), 0.0), [1.0, max_exposure], predicted_high, [self.catalog.artist.max()]]
+        )
         return (
             user_low.astype(np.float32),
             user_high.astype(np.float32),

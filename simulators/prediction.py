@@ -105,3 +105,22 @@ class EngagementModel:
             np.float32(np.inf),  # past the first-track bonus
         )
         return self.rewards(utility, ids, premium)
+
+    def repeat_cost(
+        self,
+        ids: np.ndarray,
+        taste: np.ndarray,
+        premium: np.ndarray,
+        fatigue: np.ndarray,
+        genre_exposure: np.ndarray,
+        weights: np.ndarray,
+    ) -> np.ndarray:
+        """Scalarized value each candidate is predicted to lose if its artist was just heard: float[B, N].
+
+        The model's own answer to "what does playing this track right after its artist cost";
+        a queue policy starts its within-queue repeat penalty at its mean over the candidates
+        (`agents.policies.warm_start_at_ranker`). Arguments as in `predict`.
+        """
+        args = (ids, taste, premium, fatigue, genre_exposure)
+        fresh = self.predict(*args, np.zeros(ids.shape, bool)) @ weights
+        return fresh - self.predict(*args, np.ones(ids.shape, bool)) @ weights

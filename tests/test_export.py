@@ -14,7 +14,7 @@ from stable_baselines3 import PPO
 
 from agents.baselines import top_k
 from agents.export import export_onnx, model_card
-from agents.networks import ItemScorer
+from agents.networks import ItemScorer, QueueDecoder
 from agents.onnx_scorer import OnnxScorer
 from agents.policies import SlateScoringPolicy
 from envs import make_vec_env
@@ -28,8 +28,11 @@ SMALL = {
 }
 
 
-@pytest.fixture(scope="module", params=[False, True], ids=["mlp", "attention"])
+@pytest.fixture(
+    scope="module", params=[(False, 0), (True, 0), (True, 3)], ids=["mlp", "attention", "queue_context"]
+)
 def trained(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> tuple[PPO, Path]:
+    attention, context_lags = request.param
     env = make_vec_env("segue/MusicQueue-v0", 8, seed=0, overrides=SMALL)
     model = PPO(
         SlateScoringPolicy,
@@ -38,29 +41,66 @@ def trained(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
         batch_size=64,
         n_epochs=1,
         seed=0,
-        policy_kwargs={"hidden": 16, "attention": request.param},
+        policy_kwargs={"hidden": 16, "attention": attention, "context_lags": context_lags},
     )
     model.learn(256)
     with torch.no_grad():  # make scores far from uniform so parity is meaningful
         for p in model.policy.scorer.parameters():
             p.add_(0.3 * torch.randn_like(p))
-    path = export_onnx(model.policy.scorer, tmp_path_factory.mktemp("export") / "scorer.onnx")
+    path = export_onnx(serving_module(model), tmp_path_factory.mktemp("export") / "scorer.onnx")
     return model, path
+
+
+def serving_module(model: PPO) -> torch.nn.Module:
+    """What is exported: the scorer, or for a queue context the scorer with its decoding."""
+    policy = model.policy
+    return QueueDecoder(policy.scorer, policy.slate_size) if policy.context_lags else policy.scorer
+
+
+def random_inputs(rng: np.random.Generator, b: int, n: int, module: torch.nn.Module) -> tuple[np.ndarray, ...]:
+    """Random inputs; for a queue decoder the key column holds 4 artists, so keys repeat."""
+    user = rng.standard_normal((b, module.user_dim)).astype(np.float32)
+    items = rng.standard_normal((b, n, module.item_dim)).astype(np.float32)
+    if isinstance(module, QueueDecoder):
+        items[:, :, -1] = rng.integers(0, 4, size=(b, n))
+    mask = rng.random((b, n)) > 0.3
+    mask[:, 0] = True
+    return user, items, mask
 
 
 def test_onnx_matches_torch_at_several_candidate_counts(trained: tuple[PPO, Path]) -> None:
     model, path = trained
-    scorer, onnx = model.policy.scorer.eval(), OnnxScorer(path)
+    module, onnx = serving_module(model).eval(), OnnxScorer(path)
     rng = np.random.default_rng(0)
     for n in (1, 5, 30, 200):
-        user = rng.standard_normal((7, scorer.user_dim)).astype(np.float32)
-        items = rng.standard_normal((7, n, scorer.item_dim)).astype(np.float32)
-        mask = rng.random((7, n)) > 0.3
-        mask[:, 0] = True
+        user, items, mask = random_inputs(rng, 7, n, module)
         with torch.no_grad():
-            expected = scorer(torch.from_numpy(user), torch.from_numpy(items), torch.from_numpy(mask)).numpy()
+            expected = module(torch.from_numpy(user), torch.from_numpy(items), torch.from_numpy(mask)).numpy()
         got = onnx.score(user, items, mask)
         assert np.abs(got - expected).max() <= 1e-5
+
+
+@pytest.mark.parametrize("trained", [(True, 3)], ids=["queue_context"], indirect=True)
+def test_exported_queue_is_the_policy_mode_with_artists_spaced(trained: tuple[PPO, Path]) -> None:
+    model, path = trained
+    policy = model.policy
+    user, items, mask = random_inputs(np.random.default_rng(1), 64, 30, serving_module(model))
+    mask[:] = True
+    learned = policy.scorer.repeat_penalty.detach().clone()
+    try:
+        with torch.no_grad():
+            policy.scorer.repeat_penalty.fill_(1e3)
+            onnx = OnnxScorer(export_onnx(serving_module(model), path.parent / "spaced.onnx"))
+            obs = {"user": torch.from_numpy(user), "items": torch.from_numpy(items), "mask": torch.from_numpy(mask)}
+            mode = policy.get_distribution(obs).mode().numpy()
+    finally:
+        with torch.no_grad():
+            policy.scorer.repeat_penalty.copy_(learned)
+    queue = top_k(onnx.score(user, items, mask), mask, policy.slate_size)
+    np.testing.assert_array_equal(queue, mode)
+    artists = np.take_along_axis(items[:, :, -1], queue, axis=1)
+    for lag in (1, 2, 3):  # 4 artists, lags 1-3 penalised: the 4 slots hold 4 different artists
+        assert (artists[:, lag:] != artists[:, :-lag]).all()
 
 
 def test_onnx_top_k_equals_sb3_deterministic_predict(trained: tuple[PPO, Path]) -> None:

@@ -8,6 +8,7 @@ import pytest
 from envs import build_simulator, env_config_for
 from envs.core import SessionBatch
 from simulators import OBJECTIVE_NAMES, SessionSimulator, item_feature_names, predicted_columns
+from simulators.users import genre_exposure_of
 
 
 def test_predictions_are_unbiased_for_the_next_track() -> None:
@@ -30,7 +31,7 @@ def test_predictions_are_unbiased_for_the_next_track() -> None:
 
 
 @pytest.mark.parametrize("env_id", ["segue/MusicQueue-v0", "segue/KuaiRandFeed-v0"])
-def test_prediction_columns_are_named_tagged_and_within_the_observation_space(env_id: str) -> None:
+def test_prediction_and_key_columns_are_named_tagged_and_within_the_observation_space(env_id: str) -> None:
     env_config = env_config_for(env_id)
     simulator = build_simulator(env_id, env_config)
     batch = SessionBatch(env_config.simulator, 256, simulator)
@@ -48,3 +49,35 @@ def test_prediction_columns_are_named_tagged_and_within_the_observation_space(en
     # Promoted and discovery both pay one per stream: equal where a track has both tags.
     both = catalog.promoted[ids] & (catalog.new_release | catalog.long_tail)[ids]
     np.testing.assert_array_equal(predicted[..., 3][both], predicted[..., 4][both])
+    # The last column is the candidates' artist id, exactly (a key for the queue policy).
+    assert item_feature_names(catalog)[-1] == "artist_key"
+    mask = obs["mask"].astype(bool)
+    np.testing.assert_array_equal(obs["items"][:, :, -1][mask], catalog.artist[ids][mask])
+
+
+def test_predicted_repeat_cost_is_what_a_repeat_costs_when_played() -> None:
+    # Half the users have just heard candidate 0's artist. Where the predictions' assumptions hold,
+    # their realized reward of playing it must average to its fresh prediction minus repeat_cost.
+    overrides = {"simulator.users.skip_propensity_sd": 0.0, "simulator.response.first_track_bonus": 0.0,
+                 "simulator.slate_size": 1}
+    env_config = env_config_for("segue/MusicQueue-v0", overrides=overrides)
+    users = 40_000
+    batch = SessionBatch(env_config.simulator, users, SessionSimulator(env_config.simulator))
+    batch.seed(np.arange(users))
+    batch.reset()
+    state, catalog = batch.state, batch.simulator.catalog
+    weights = np.asarray(env_config.weight_vector())
+    heard = np.arange(users) % 2 == 0
+    first = state.candidate_ids[:, :1]
+    state.users.recent_artists[heard, -1] = catalog.artist[first[heard, 0]]
+    exposure = genre_exposure_of(state.users.genre_exposure, catalog.genre[first])
+    args = (first, state.users.taste, state.users.premium, state.users.fatigue, exposure)
+    fresh = batch.observe.engagement.predict(*args, np.zeros(first.shape, bool))[:, 0] @ weights
+    cost = batch.observe.engagement.repeat_cost(*args, weights)[:, 0]
+    _, result = batch.step(np.zeros((users, 1), np.int64))
+    realized = result.objectives @ weights
+    for group, expected in ((heard, fresh - cost), (~heard, fresh)):
+        error = realized[group] - expected[group]
+        assert abs(error.mean()) < 4 * error.std() / np.sqrt(group.sum()), error.mean()
+    assert cost.mean() > 0.1  # and the cost is material: the check above tells the groups apart
+    assert abs((realized[heard] - fresh[heard]).mean()) > 8 * realized.std() / np.sqrt(users / 2)
