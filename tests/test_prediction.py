@@ -6,20 +6,28 @@ import numpy as np
 import pytest
 
 from envs import build_simulator, env_config_for
+from envs.config import EnvConfig
 from envs.core import SessionBatch
 from simulators import OBJECTIVE_NAMES, SessionSimulator, item_feature_names, predicted_columns
 from simulators.users import genre_exposure_of
 
 
-def test_predictions_are_unbiased_for_the_next_track() -> None:
-    # Predictions assume the hidden skip offset at its mean (0) and no first-track bonus; in a
-    # world where both hold, the realized reward of playing candidate 0 must average to them.
+def where_predictions_hold(users: int) -> tuple[SessionBatch, EnvConfig]:
+    """One-track queues for `users` users in a world the predictions assume: hidden skip
+    offset at its mean (0) and no first-track bonus."""
     overrides = {"simulator.users.skip_propensity_sd": 0.0, "simulator.response.first_track_bonus": 0.0,
                  "simulator.slate_size": 1}
     env_config = env_config_for("segue/MusicQueue-v0", overrides=overrides)
-    users = 40_000
     batch = SessionBatch(env_config.simulator, users, SessionSimulator(env_config.simulator))
     batch.seed(np.arange(users))
+    return batch, env_config
+
+
+def test_predictions_are_unbiased_for_the_next_track() -> None:
+    # In a world where the predictions' assumptions hold, the realized reward of playing
+    # candidate 0 must average to them.
+    users = 40_000
+    batch, _ = where_predictions_hold(users)
     obs = batch.reset()
     predicted = obs["items"][:, 0, predicted_columns(batch.simulator.catalog)]
     _, result = batch.step(np.zeros((users, 1), np.int64))
@@ -58,12 +66,8 @@ def test_prediction_and_key_columns_are_named_tagged_and_within_the_observation_
 def test_predicted_repeat_cost_is_what_a_repeat_costs_when_played() -> None:
     # Half the users have just heard candidate 0's artist. Where the predictions' assumptions hold,
     # their realized reward of playing it must average to its fresh prediction minus repeat_cost.
-    overrides = {"simulator.users.skip_propensity_sd": 0.0, "simulator.response.first_track_bonus": 0.0,
-                 "simulator.slate_size": 1}
-    env_config = env_config_for("segue/MusicQueue-v0", overrides=overrides)
     users = 40_000
-    batch = SessionBatch(env_config.simulator, users, SessionSimulator(env_config.simulator))
-    batch.seed(np.arange(users))
+    batch, env_config = where_predictions_hold(users)
     batch.reset()
     state, catalog = batch.state, batch.simulator.catalog
     weights = np.asarray(env_config.weight_vector())
