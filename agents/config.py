@@ -45,10 +45,18 @@ class PolicySection(StrictModel):
         "this many logits per standard deviation of that value across a request's candidates; null starts "
         "from uniform slates.",
     )
-    warm_start_ranker: Literal["greedy", "boosted_greedy"] = Field(
-        "greedy",
-        description="The ranker the warm start copies: greedy on the predicted value, or business-boosted "
-        "greedy (plus its promoted-track boost).",
+    warm_start_boost: float = Field(
+        0.0,
+        ge=0,
+        le=10,
+        description="The extra score per promoted candidate in the ranking the warm start copies, in "
+        "scalarized-reward units: 0 copies greedy, 1 copies boosted_greedy (whose boost is 1).",
+    )
+    warm_start_lookahead: bool = Field(
+        True,
+        description="Add to the ranking the warm start copies the predicted value of the listener staying "
+        "(the oracle's one-track lookahead on observable state): greedy ignores that a track's listen outcome "
+        "moves the chance of hearing the next one. Queue surfaces only (on a shelf leaving follows the choice).",
     )
     queue_context: bool = Field(
         True,

@@ -16,7 +16,7 @@ import numpy as np
 from simulators.config import SimulatorConfig
 from simulators.items import Catalog
 from simulators.objectives import OBJECTIVE_NAMES
-from simulators.response import outcome_probabilities, track_utility
+from simulators.response import COMPLETE, EARLY_SKIP, LATE_SKIP, leave_probability, outcome_probabilities, track_utility
 
 #: Item feature names of the predictions, one per objective, in OBJECTIVE_NAMES order.
 PREDICTED_FEATURES = tuple(f"predicted_{name}" for name in OBJECTIVE_NAMES)
@@ -124,3 +124,26 @@ class EngagementModel:
         args = (ids, taste, premium, fatigue, genre_exposure)
         fresh = self.predict(*args, np.zeros(ids.shape, bool)) @ weights
         return fresh - self.predict(*args, np.ones(ids.shape, bool)) @ weights
+
+    def stay_weights(self, fatigue: np.ndarray) -> np.ndarray:
+        """How the chance that the listener stays after a track moves with its predictions.
+
+        The leave hazard depends on the listen outcome, and the predictions carry two of the
+        three outcome probabilities (completions = P(complete), skips = -P(early skip)), so
+
+            P(stay | track) = 1 - h_late + skips * (h_early - h_late) - completions * (h_complete - h_late)
+
+        is linear in them. Hazards at the observed `fatigue` float[B], hidden patience at its
+        population mean, averaged over the users.
+
+        Returns:
+            float64[M], P(stay)'s change per unit of each predicted objective (OBJECTIVE_NAMES
+            order); P(stay) itself is 1 - h_late + this . predictions.
+        """
+        outcomes = np.tile(np.array([EARLY_SKIP, LATE_SKIP, COMPLETE]), (len(fatigue), 1))
+        patience = np.full(len(fatigue), self.config.users.patience_mean, np.float32)
+        h_early, h_late, h_complete = leave_probability(self.config.leave, outcomes, fatigue, patience).mean(axis=0)
+        slope = np.zeros(len(OBJECTIVE_NAMES))
+        slope[OBJECTIVE_NAMES.index("skips")] = h_early - h_late
+        slope[OBJECTIVE_NAMES.index("completions")] = h_late - h_complete
+        return slope

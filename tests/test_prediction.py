@@ -9,14 +9,15 @@ from envs import build_simulator, env_config_for
 from envs.config import EnvConfig
 from envs.core import SessionBatch
 from simulators import OBJECTIVE_NAMES, SessionSimulator, item_feature_names, predicted_columns
+from simulators.response import LATE_SKIP, leave_probability
 from simulators.users import genre_exposure_of
 
 
 def where_predictions_hold(users: int) -> tuple[SessionBatch, EnvConfig]:
     """One-track queues for `users` users in a world the predictions assume: hidden skip
-    offset at its mean (0) and no first-track bonus."""
-    overrides = {"simulator.users.skip_propensity_sd": 0.0, "simulator.response.first_track_bonus": 0.0,
-                 "simulator.slate_size": 1}
+    offset and patience at their means and no first-track bonus."""
+    overrides = {"simulator.users.skip_propensity_sd": 0.0, "simulator.users.patience_sd": 0.0,
+                 "simulator.response.first_track_bonus": 0.0, "simulator.slate_size": 1}
     env_config = env_config_for("segue/MusicQueue-v0", overrides=overrides)
     batch = SessionBatch(env_config.simulator, users, SessionSimulator(env_config.simulator))
     batch.seed(np.arange(users))
@@ -85,3 +86,28 @@ def test_predicted_repeat_cost_is_what_a_repeat_costs_when_played() -> None:
         assert abs(error.mean()) < 4 * error.std() / np.sqrt(group.sum()), error.mean()
     assert cost.mean() > 0.1  # and the cost is material: the check above tells the groups apart
     assert abs((realized[heard] - fresh[heard]).mean()) > 8 * realized.std() / np.sqrt(users / 2)
+
+
+def test_stay_weights_predict_who_stays_after_the_track() -> None:
+    # P(stay | track) is linear in the predictions: the realized share of users who stay after
+    # one track must match it, both in the half predicted likelier to stay and in the other half.
+    users = 60_000
+    batch, _ = where_predictions_hold(users)
+    obs = batch.reset()
+    predicted = obs["items"][:, 0, predicted_columns(batch.simulator.catalog)].astype(np.float64)
+    slope = batch.observe.engagement.stay_weights(batch.state.users.fatigue)
+    users_now = batch.state.users
+    late = np.full((users, 1), LATE_SKIP)
+    h_late = leave_probability(batch.simulator.config.leave, late, users_now.fatigue, users_now.patience)[:, 0]
+    expected = 1 - h_late + predicted @ slope
+    _, result = batch.step(np.zeros((users, 1), np.int64))
+    stayed = ~result.terminated
+    order = np.argsort(expected)
+    for group in (order[: users // 2], order[users // 2 :]):
+        p = expected[group].mean()
+        assert abs(stayed[group].mean() - p) < 4 * np.sqrt(p * (1 - p) / len(group)), (stayed[group].mean(), p)
+    # MSSD listeners leave less after an early skip than after a late one, and the halves differ
+    # by far more than the check above can resolve.
+    assert slope[OBJECTIVE_NAMES.index("skips")] < 0
+    gap = expected[order[users // 2 :]].mean() - expected[order[: users // 2]].mean()
+    assert gap > 10 * np.sqrt(0.25 / (users // 2)), gap

@@ -10,12 +10,16 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+from agents.baselines import GreedyRanker
+from agents.checkpoint import find_slate_env
 from agents.config import TrainConfig, load_train_config
-from agents.train import train
+from agents.train import build_env, stay_value_weights, train
+from envs.core import SessionBatch
 from simulators import OBJECTIVE_NAMES, ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -161,3 +165,20 @@ def test_kuairand_feed_trains_and_evaluates_in_its_fitted_world(tmp_path: Path) 
     assert {"policy", "greedy"} <= set(evaluation["policies"])
     card = json.loads((result.run_dir / "model_card.json").read_text())
     assert card["environment"] == "segue/KuaiRandFeed-v0"
+
+
+@pytest.mark.parametrize(("env_id", "skip_sign"), [("segue/MusicQueue-v0", -1), ("segue/KuaiRandFeed-v0", 1)])
+def test_the_lookahead_start_follows_who_leaves_after_a_skip(env_id: str, skip_sign: int) -> None:
+    # MSSD listeners leave less after an early skip than after a late one (the lookahead then
+    # lowers the weight on predicted skips); KuaiRand viewers leave more (it raises it). Both
+    # leave more after a completion than after a late skip, which lowers the completions weight.
+    config = load_train_config(overrides={"env.id": env_id})
+    env, env_config = build_env(config)
+    batch = SessionBatch(env_config.simulator, 256, find_slate_env(env).batch.simulator)
+    batch.seed(np.arange(256))
+    batch.reset()
+    greedy = GreedyRanker(batch.simulator, np.asarray(env_config.weight_vector(), np.float32))
+    delta = stay_value_weights(greedy, env_config, batch, seed=0)
+    skips, completions = delta[OBJECTIVE_NAMES.index("skips")], delta[OBJECTIVE_NAMES.index("completions")]
+    assert skip_sign * skips > 0.2 and completions < -0.05, delta
+    assert np.count_nonzero(delta) == 2, delta
