@@ -54,9 +54,10 @@ class PolicySection(StrictModel):
     )
     warm_start_lookahead: bool = Field(
         True,
-        description="Add to the ranking the warm start copies the predicted value of the listener staying "
-        "(the oracle's one-track lookahead on observable state): greedy ignores that a track's listen outcome "
-        "moves the chance of hearing the next one. Queue surfaces only (on a shelf leaving follows the choice).",
+        description="Add to the ranking the warm start copies the value of the listener staying (the oracle's "
+        "one-track lookahead on observable state, a staying listener valued at the copied ranker's realized "
+        "session return): greedy ignores that a track's listen outcome moves the chance of hearing the next "
+        "one. Queue surfaces only (on a shelf leaving follows the choice).",
     )
     queue_context: bool = Field(
         True,
