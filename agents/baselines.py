@@ -20,7 +20,7 @@ from simulators import SessionSimulator, SessionState
 from simulators.items import STATIC_ITEM_FEATURES
 from simulators.observation import predicted_columns
 from simulators.prediction import EngagementModel
-from simulators.response import COMPLETE, EARLY_SKIP, LATE_SKIP, leave_probability, outcome_probabilities, track_utility
+from simulators.response import outcome_hazards, outcome_probabilities, track_utility
 from simulators.users import recently_heard
 
 MASKED_SCORE = np.float32(-1.0e9)
@@ -268,9 +268,7 @@ class OracleRanker:
             users.skip_propensity, users.fatigue, np.zeros(ids.shape, np.float32), np.zeros(ids.shape, bool),
             np.full(ids.shape, np.inf, np.float32),
         )
-        hazard = leave_probability(  # per outcome, the same for every candidate: [B, 3]
-            cfg.leave, np.tile([EARLY_SKIP, LATE_SKIP, COMPLETE], (b, 1)), users.fatigue, users.patience
-        )
+        hazard = outcome_hazards(cfg.leave, users.fatigue, users.patience)  # the same for every candidate
         memory = cfg.dynamics.artist_memory
 
         def slot_values(slot: int, within: np.ndarray, placed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -16,7 +16,7 @@ import numpy as np
 from simulators.config import SimulatorConfig
 from simulators.items import Catalog
 from simulators.objectives import OBJECTIVE_NAMES
-from simulators.response import COMPLETE, EARLY_SKIP, LATE_SKIP, leave_probability, outcome_probabilities, track_utility
+from simulators.response import outcome_hazards, outcome_probabilities, track_utility
 
 #: Item feature names of the predictions, one per objective, in OBJECTIVE_NAMES order.
 PREDICTED_FEATURES = tuple(f"predicted_{name}" for name in OBJECTIVE_NAMES)
@@ -140,9 +140,8 @@ class EngagementModel:
             float64[M], P(stay)'s change per unit of each predicted objective (OBJECTIVE_NAMES
             order); P(stay) itself is 1 - h_late + this . predictions.
         """
-        outcomes = np.tile(np.array([EARLY_SKIP, LATE_SKIP, COMPLETE]), (len(fatigue), 1))
         patience = np.full(len(fatigue), self.config.users.patience_mean, np.float32)
-        h_early, h_late, h_complete = leave_probability(self.config.leave, outcomes, fatigue, patience).mean(axis=0)
+        h_early, h_late, h_complete = outcome_hazards(self.config.leave, fatigue, patience).mean(axis=0)
         slope = np.zeros(len(OBJECTIVE_NAMES))
         slope[OBJECTIVE_NAMES.index("skips")] = h_early - h_late
         slope[OBJECTIVE_NAMES.index("completions")] = h_late - h_complete

@@ -96,6 +96,15 @@ def leave_probability(
     return sigmoid(logit)
 
 
+def outcome_hazards(config: LeaveConfig, fatigue: np.ndarray, patience: np.ndarray) -> np.ndarray:
+    """Leave hazard after each listen outcome, in outcome order: float32[B, 3].
+
+    What a lookahead needs: the chance of losing the listener depends on how the track is heard.
+    """
+    outcomes = np.tile(np.array([EARLY_SKIP, LATE_SKIP, COMPLETE]), (len(fatigue), 1))
+    return leave_probability(config, outcomes, fatigue, patience)
+
+
 def shelf_choice_probabilities(config: ShelfConfig, utility: np.ndarray, shown: np.ndarray) -> np.ndarray:
     """Probability of choosing each shown slot or nothing: float[B, K + 1], last column = no choice.
 
