@@ -99,6 +99,49 @@ class EvaluationSection(StrictModel):
     )
 
 
+class SelectionSection(StrictModel):
+    """Which weights the run serves: the best of its validated checkpoints (agents.selection)."""
+
+    every: int | None = Field(
+        25_000,
+        ge=1,
+        description="Timesteps between validations of the served ranking (and one at the start and the end); "
+        "null serves the last weights. PPO/A2C only.",
+    )
+    sessions: int = Field(1_500, ge=10, description="Validation sessions per check (the same users every time).")
+    seed: int = Field(
+        54_321, description="Seed of the validation users; their seeds must not overlap the evaluation users'."
+    )
+    guardrails: list[str] = Field(
+        default_factory=list,
+        description="Objectives (OBJECTIVE_NAMES) on which a served checkpoint must beat guardrail_baseline "
+        "per session on the validation users, by guardrail_se standard errors; one that falls short is passed over "
+        "(as is one below scalarization.constraint's floor, before any guardrail).",
+    )
+    guardrail_baseline: str = Field("greedy", description="The baseline ranker the guardrails compare with.")
+    guardrail_se: float = Field(
+        1.0,
+        ge=0,
+        description="How many standard errors of the paired per-session difference a checkpoint must clear the "
+        "baseline by on each guardrail (1: one-sided 84%; 0 compares the means, which passes a checkpoint no "
+        "better than the baseline half the time).",
+    )
+
+    @model_validator(mode="after")
+    def _check_names(self) -> SelectionSection:
+        from agents.baselines import BASELINE_NAMES
+        from simulators import OBJECTIVE_NAMES
+
+        unknown = sorted(set(self.guardrails) - set(OBJECTIVE_NAMES))
+        if unknown:
+            raise ValueError(f"guardrails {unknown} are not objectives; choose from {list(OBJECTIVE_NAMES)}")
+        if self.guardrail_baseline not in BASELINE_NAMES:
+            raise ValueError(
+                f"guardrail_baseline {self.guardrail_baseline!r} is not a baseline; choose from {list(BASELINE_NAMES)}"
+            )
+        return self
+
+
 class ConstraintSection(StrictModel):
     """A floor on one objective per track played, enforced by a Lagrange multiplier (agents.constraints)."""
 
@@ -157,6 +200,7 @@ class TrainConfig(StrictModel):
     hyperparameters: AlgoSection = AlgoSection()
     scalarization: ScalarizationSection = ScalarizationSection()
     evaluation: EvaluationSection = EvaluationSection()
+    selection: SelectionSection = SelectionSection()
 
     @model_validator(mode="after")
     def _check_batch(self) -> TrainConfig:
@@ -164,6 +208,19 @@ class TrainConfig(StrictModel):
             raise ValueError(
                 "hyperparameters.batch_size must not exceed n_steps * env.num_envs "
                 f"({self.hyperparameters.n_steps} * {self.env.num_envs}); lower it or collect longer rollouts"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _check_validation_users(self) -> TrainConfig:
+        """Selection on the evaluation's own users would report the winner's curse as a gain."""
+        chosen, evaluated = self.selection, self.evaluation
+        if chosen.every is not None and (
+            chosen.seed < evaluated.seed + evaluated.sessions and evaluated.seed < chosen.seed + chosen.sessions
+        ):
+            raise ValueError(
+                f"selection users (seeds {chosen.seed}..{chosen.seed + chosen.sessions - 1}) overlap the evaluation "
+                f"users (seeds {evaluated.seed}..{evaluated.seed + evaluated.sessions - 1}); move selection.seed"
             )
         return self
 

@@ -5,9 +5,10 @@ Run folder layout (all written atomically):
     config.yaml           the resolved TrainConfig (what `--resume` reuses)
     tb/                   TensorBoard event files (one curve per objective)
     checkpoints/          periodic checkpoints + latest.json
-    model.zip             the final SB3 model
+    model.zip             the SB3 model, holding the served weights (see selection/)
     scorer.onnx           the exported scoring policy (PPO/A2C)
     model_card.json       its input schema, objectives, weights, versions, config hash
+    selection/            validations of the served ranking during training, the best weights
     evaluation.json       policy vs baseline rankers on common simulated users
     report/               the same comparison as report.html / report.md / report.json + plots
 """
@@ -41,8 +42,8 @@ from agents.evaluation.report import write_report
 from agents.evaluation.rollout import rollout
 from agents.evaluation.scales import objective_scales
 from agents.export import atomic_write_bytes, atomic_write_json, export_onnx, model_card
-from agents.networks import QueueDecoder
 from agents.policies import SlateObservationExtractor, SlateScoringPolicy, warm_start_at_ranker
+from agents.selection import BestServedPolicy, serving_module
 from agents.slot_ppo import SlotPPO
 from envs import SlateVecEnv, build_simulator, env_config_for
 from envs.config import EnvConfig
@@ -138,7 +139,7 @@ def stay_value_weights(ranker: GreedyRanker, env_config: EnvConfig, batch: Sessi
     return (continuation * slope).astype(np.float32)
 
 
-def warm_start(model: BaseAlgorithm, config: TrainConfig, env_config: EnvConfig, users: int = 256) -> None:
+def warm_start(model: BaseAlgorithm, config: TrainConfig, env_config: EnvConfig, users: int = 1024) -> None:
     """Start a slate policy at greedy's ranking, its boost and lookahead (`policy.warm_start*`), on fresh users.
 
     The users come from their own seeds (`config.seed` + 10**6 + i), so the training env's
@@ -225,14 +226,19 @@ def hparams_of(config: TrainConfig) -> dict[str, Any]:
     }
 
 
-def export_scorer(model: BaseAlgorithm, config: TrainConfig, env_config: EnvConfig, run_dir: Path) -> Path:
-    """Write scorer.onnx and model_card.json for a slate-policy model."""
+def export_scorer(
+    model: BaseAlgorithm,
+    config: TrainConfig,
+    env_config: EnvConfig,
+    run_dir: Path,
+    selected_timesteps: int | None = None,
+) -> Path:
+    """Write scorer.onnx and model_card.json for a slate-policy model (its weights as they are now)."""
     policy = model.policy
     assert isinstance(policy, SlateScoringPolicy)
     slate_env = find_slate_env(model.get_env())
     catalog = slate_env.batch.simulator.catalog
-    serving = QueueDecoder(policy.scorer, policy.slate_size) if policy.context_lags else policy.scorer
-    path = export_onnx(serving, run_dir / "scorer.onnx")
+    path = export_onnx(serving_module(policy), run_dir / "scorer.onnx")
     card = model_card(
         policy.scorer,
         user_features=user_feature_names(catalog),
@@ -242,7 +248,11 @@ def export_scorer(model: BaseAlgorithm, config: TrainConfig, env_config: EnvConf
         weights=env_config.weight_vector(),
         env_id=config.env.id,
         config_hash=config.digest(),
-        extra={"name": f"{config.algo}-policy", "trained_timesteps": int(model.num_timesteps)},
+        extra={
+            "name": f"{config.algo}-policy",
+            "trained_timesteps": int(model.num_timesteps),
+            "selected_timesteps": int(model.num_timesteps if selected_timesteps is None else selected_timesteps),
+        },
     )
     atomic_write_json(run_dir / "model_card.json", card)
     return path
@@ -277,11 +287,19 @@ def train(config: TrainConfig, resume: bool = False, evaluate: bool = True, prog
 
     remaining = config.total_timesteps - model.num_timesteps
     constraint = config.scalarization.constraint
+    floor = (constraint.objective, constraint.floor) if constraint is not None else None
+    simulator = find_slate_env(model.get_env()).batch.simulator
+    selection = (
+        BestServedPolicy(run_dir, config.selection, env_config, simulator, floor, threads=config.torch_threads)
+        if config.algo in SLATE_POLICY_ALGOS and config.selection.every is not None
+        else None
+    )
     callbacks = CallbackList(
         [
             ObjectiveLogger(env_config.reward_weights, hparams_of(config)),
             PeriodicCheckpoint(run_dir, config.checkpoint_every),
             *([LagrangeMultiplier(constraint.learning_rate)] if constraint is not None else []),
+            *([selection] if selection is not None else []),
         ]
     )
     start = time.perf_counter()
@@ -301,17 +319,30 @@ def train(config: TrainConfig, resume: bool = False, evaluate: bool = True, prog
             progress_bar=progress_bar,
         )
     train_seconds = time.perf_counter() - start
-    save_checkpoint(model, run_dir)
+    save_checkpoint(model, run_dir)  # the last weights: what a resumed, longer run continues from
+    selected = None
+    if selection is not None:
+        assert isinstance(model.policy, SlateScoringPolicy)
+        selected = selection.restore_best(model.policy)
+        log.info("serving the weights validated best, from %d of %d timesteps", selected, model.num_timesteps)
     buffer = io.BytesIO()
     model.save(buffer)
     atomic_write_bytes(run_dir / "model.zip", buffer.getvalue())
 
-    scorer_path = export_scorer(model, config, env_config, run_dir) if config.algo in SLATE_POLICY_ALGOS else None
+    scorer_path = (
+        export_scorer(model, config, env_config, run_dir, selected) if config.algo in SLATE_POLICY_ALGOS else None
+    )
     evaluation = None
     if evaluate and scorer_path is not None:
-        simulator = find_slate_env(model.get_env()).batch.simulator
-        floor = (constraint.objective, constraint.floor) if constraint is not None else None
-        comparison = evaluate_run(scorer_path, env_config, config.evaluation, run_dir, simulator, constraint=floor)
+        comparison = evaluate_run(
+            scorer_path,
+            env_config,
+            config.evaluation,
+            run_dir,
+            simulator,
+            constraint=floor,
+            selection=selection.summary() if selection is not None else None,
+        )
         title = f"{config.algo.upper()} policy on {config.env.id} ({model.num_timesteps:,} timesteps)"
         write_report(comparison, run_dir / "report", title)
         evaluation = comparison.summary

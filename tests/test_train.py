@@ -69,6 +69,7 @@ def test_tensorboard_has_a_curve_per_objective(tmp_path: Path) -> None:
     tags = set(EventAccumulator(str(events.parent)).Reload().Tags()["scalars"])
     expected = {f"objectives/{name}" for name in OBJECTIVE_NAMES}
     expected |= {"sessions/length", "sessions/skip_rate", "policy/entropy", "train/entropy_loss"}
+    expected |= {"selection/scalarized", "selection/listening_minutes", "selection/guardrail_shortfall"}
     assert expected <= tags, expected - tags
 
 
@@ -109,7 +110,9 @@ def test_help_explains_every_flag() -> None:
 
 
 def _write_config(tmp_path: Path, total: int) -> Path:
-    config = small_config(tmp_path, total_timesteps=total, checkpoint_every=256)
+    config = small_config(
+        tmp_path, total_timesteps=total, checkpoint_every=256, selection={"every": 1024, "sessions": 200}
+    )
     path = tmp_path / "train.yaml"
     import yaml
 
@@ -156,6 +159,9 @@ def test_sigkill_then_resume_continues_from_the_checkpoint(tmp_path: Path) -> No
         torch.testing.assert_close(a, b, rtol=0, atol=0, msg=name)
     events = list((run / "tb").rglob("events.out.tfevents.*"))
     assert events
+    # ... and its selection of the served checkpoint validated the same weights the same way.
+    history = [json.loads((r / "selection" / "history.json").read_text()) for r in (reference, run)]
+    assert history[0] == history[1] and len(history[0]["validations"]) == 7  # 0, 1024, ..., 6144
 
 
 def test_kuairand_feed_trains_and_evaluates_in_its_fitted_world(tmp_path: Path) -> None:

@@ -120,12 +120,18 @@ def evaluate_run(
     run_dir: Path,
     simulator: SessionSimulator | None = None,
     constraint: tuple[str, float] | None = None,
+    selection: dict[str, Any] | None = None,
 ) -> Comparison:
-    """Compare the exported scorer with baselines; write `evaluation.json`; log a table."""
+    """Compare the exported scorer with baselines; write `evaluation.json`; log a table.
+
+    `selection` (`agents.selection.BestServedPolicy.summary`) records which checkpoint the scorer is.
+    """
     scorer = OnnxScorer(scorer_path, threads=2)
     comparison = compare(
         scorer, env_config, settings.baselines, settings.sessions, settings.seed, simulator, constraint=constraint
     )
+    if selection is not None:
+        comparison.summary["selection"] = selection
     atomic_write_json(run_dir / "evaluation.json", comparison.summary)
     log.info(
         "evaluation on %d sessions (same users for every ranker):\n%s",

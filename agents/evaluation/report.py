@@ -153,6 +153,31 @@ def _notes(report: dict[str, Any]) -> list[str]:
         f"Pareto front (all): {', '.join(report['pareto_front'])}; without the oracle: "
         f"{', '.join(report.get('pareto_front_deployable', []))}.",
     ]
+    chosen = report.get("selection")
+    if chosen:
+        entries = {entry["timesteps"]: entry for entry in chosen["validations"]}
+        first, last, best = entries[min(entries)], entries[max(entries)], entries[chosen["selected_timesteps"]]
+        baseline = chosen["baseline"]["name"]
+        guards = ", ".join(chosen["guardrails"])
+        if not guards:
+            guard = ""
+        elif best["guardrail_shortfall"] == 0:
+            guard = f", among those {chosen['guardrail_se']:g} SE or more above {baseline} on {guards}"
+        else:
+            guard = f"; none was {chosen['guardrail_se']:g} SE above {baseline} on {guards}, this one came closest"
+        notes.append(
+            f"The policy is the checkpoint at {best['timesteps']:,} of {last['timesteps']:,} timesteps: the best "
+            f"served ranking of {len(entries)} validations on {chosen['sessions']:,} other users "
+            f"(seed {chosen['seed']}){guard}. "
+            f"Validation scalarized total: {first['scalarized']:.2f} at {first['timesteps']:,}, "
+            f"{best['scalarized']:.2f} selected, {last['scalarized']:.2f} at the end ({baseline} "
+            f"{chosen['baseline']['scalarized']:.2f})."
+            + (
+                f" Its share of the constrained objective per track there: {best['constraint_share']:.3f}."
+                if "constraint_share" in best
+                else ""
+            )
+        )
     section = report.get("off_policy")
     if section:
         notes.append(
