@@ -23,7 +23,7 @@ from stable_baselines3.common.type_aliases import PyTorchObs, Schedule
 from torch import nn
 
 from agents.distributions import PlackettLuceDistribution
-from agents.networks import CandidateSetCritic, ItemScorer
+from agents.networks import CandidateSetCritic, ItemScorer, QueueDecoder
 
 
 def observation_shapes(observation_space: spaces.Dict) -> tuple[int, int, int]:
@@ -221,8 +221,12 @@ class SlateScoringPolicy(ActorCriticPolicy):
 
     @property
     def scorer(self) -> ItemScorer:
-        """The serving model (what `agents.export` writes to ONNX)."""
+        """The candidate scorer the slates are drawn around."""
         return self.mlp_extractor.scorer
+
+    def serving_module(self) -> nn.Module:
+        """What `scorer.onnx` holds: the scorer, or on a queue the scorer plus its slot-by-slot decoding."""
+        return QueueDecoder(self.scorer, self.slate_size) if self.context_lags else self.scorer
 
     def _get_constructor_parameters(self) -> dict[str, Any]:
         data = super()._get_constructor_parameters()

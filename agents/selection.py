@@ -33,18 +33,12 @@ from agents.baselines import make_baselines
 from agents.config import SelectionSection
 from agents.evaluation.rollout import SessionOutcomes, rollout
 from agents.export import atomic_write_bytes, atomic_write_json, export_onnx
-from agents.networks import QueueDecoder
 from agents.onnx_scorer import OnnxScorer
 from agents.policies import SlateScoringPolicy
 from envs.config import EnvConfig
 from simulators import OBJECTIVE_NAMES, SessionSimulator
 
 log = logging.getLogger("segue.selection")
-
-
-def serving_module(policy: SlateScoringPolicy) -> torch.nn.Module:
-    """What `scorer.onnx` holds: the scorer, or on a queue the scorer plus its slot-by-slot decoding."""
-    return QueueDecoder(policy.scorer, policy.slate_size) if policy.context_lags else policy.scorer
 
 
 class BestServedPolicy(BaseCallback):
@@ -82,6 +76,7 @@ class BestServedPolicy(BaseCallback):
         self.guardrail_index = [OBJECTIVE_NAMES.index(name) for name in settings.guardrails]
         (baseline,) = make_baselines([settings.guardrail_baseline], simulator, self.weights.astype(np.float32))
         self.baseline_returns = self._rollout(baseline).returns
+        self.baseline = {"name": settings.guardrail_baseline, **self._means(self.baseline_returns)}
         self.history: list[dict[str, Any]] = []
         if (self.folder / "history.json").is_file():
             self.history = json.loads((self.folder / "history.json").read_text())["validations"]
@@ -117,7 +112,7 @@ class BestServedPolicy(BaseCallback):
         assert isinstance(policy, SlateScoringPolicy)
         training, start = policy.training, time.perf_counter()
         with tempfile.TemporaryDirectory() as tmp:
-            scorer = OnnxScorer(export_onnx(serving_module(policy), Path(tmp) / "scorer.onnx"), self.threads)
+            scorer = OnnxScorer(export_onnx(policy.serving_module(), Path(tmp) / "scorer.onnx"), self.threads)
             sessions = self._rollout(scorer)
         policy.set_training_mode(training)  # export_onnx switched the scorer to eval mode
         returns = sessions.returns
@@ -148,8 +143,8 @@ class BestServedPolicy(BaseCallback):
             entry["timesteps"],
             time.perf_counter() - start,
             entry["scalarized"],
-            self.settings.guardrail_baseline,
-            float((self.baseline_returns @ self.weights).mean()),
+            self.baseline["name"],
+            self.baseline["scalarized"],
             entry["guardrail_shortfall"],
             self._best()["timesteps"],
         )
@@ -166,7 +161,7 @@ class BestServedPolicy(BaseCallback):
             "seed": s.seed,
             "guardrails": list(s.guardrails),
             "guardrail_se": s.guardrail_se,
-            "baseline": {"name": s.guardrail_baseline, **self._means(self.baseline_returns)},
+            "baseline": self.baseline,
             "selected_timesteps": None if best is None else best["timesteps"],
             "validations": self.history,
         }

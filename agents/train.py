@@ -43,7 +43,7 @@ from agents.evaluation.rollout import rollout
 from agents.evaluation.scales import objective_scales
 from agents.export import atomic_write_bytes, atomic_write_json, export_onnx, model_card
 from agents.policies import SlateObservationExtractor, SlateScoringPolicy, warm_start_at_ranker
-from agents.selection import BestServedPolicy, serving_module
+from agents.selection import BestServedPolicy
 from agents.slot_ppo import SlotPPO
 from envs import SlateVecEnv, build_simulator, env_config_for
 from envs.config import EnvConfig
@@ -238,7 +238,7 @@ def export_scorer(
     assert isinstance(policy, SlateScoringPolicy)
     slate_env = find_slate_env(model.get_env())
     catalog = slate_env.batch.simulator.catalog
-    path = export_onnx(serving_module(policy), run_dir / "scorer.onnx")
+    path = export_onnx(policy.serving_module(), run_dir / "scorer.onnx")
     card = model_card(
         policy.scorer,
         user_features=user_feature_names(catalog),
